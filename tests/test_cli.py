@@ -1,0 +1,120 @@
+"""The CLI as a user runs it: a subprocess, its exit status and what it prints."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import REPO
+
+TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+
+
+def run(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("data", "train", "translate", "evaluate", "compare", "export"):
+        assert f"\n  {command} " in result.stdout
+
+
+def test_data_check_reports_as_json_without_tensorflow_noise():
+    result = run("data", "check", TOY, "--reverse", "--json", "--against", TOY)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    assert report["pairs"] == 54
+    assert report["overlap"][0]["shared_pairs"] == 54
+
+
+def test_data_check_lists_bad_lines_instead_of_failing(tmp_path):
+    corpus = tmp_path / "c.tsv"
+    corpus.write_bytes(b"Hi.\tHola.\nno tab\nOk.\t\n")
+    result = run("data", "check", corpus)
+    assert result.returncode == 0
+    assert "line 2: expected 2 tab-separated fields" in result.stdout
+    assert "line 3: empty target sentence" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        (b"Hi.\tHola.\nno tab here\n", ["line 2", "expected 2 tab-separated fields"]),
+        (b"Hi.\tHola.\nCaf\xe9.\tCaf\xe9.\n", ["line 2", "undecodable byte 0xe9"]),
+        (b"Hi.\tHola.\nYes.\t\n", ["line 2", "empty target"]),
+    ],
+)
+def test_corrupted_corpus_gives_one_line_and_exit_2(tmp_path, content, fragments):
+    corpus = tmp_path / "bad.tsv"
+    corpus.write_bytes(content)
+    result = run("data", "import", corpus, "--out", tmp_path / "splits")
+    assert_one_line_error(result, str(corpus), *fragments)
+    assert not (tmp_path / "splits").exists()
+
+
+def test_zip_with_escaping_member_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("spa.txt", "Hi.\tHola.\n")
+        z.writestr("../evil.txt", "x\ty\n")
+    assert_one_line_error(run("data", "check", archive), str(archive), "../evil.txt")
+
+
+def test_import_writes_disjoint_splits_and_never_overwrites(tmp_path):
+    out = tmp_path / "splits"
+    result = run("data", "import", TOY, "--out", out, "--seed", "3", "--dev-size", "5", "--test-size", "5")
+    assert result.returncode == 0, result.stderr
+    splits = {n: (out / f"{n}.tsv").read_text().splitlines() for n in ("train", "dev", "test")}
+    assert sum(map(len, splits.values())) == 54
+    sources = {n: {line.split("\t")[0] for line in lines} for n, lines in splits.items()}
+    assert not (sources["train"] & sources["test"]) and not (sources["dev"] & sources["test"])
+    before = (out / "train.tsv").read_bytes()
+    assert_one_line_error(run("data", "import", TOY, "--out", out), "already exist")
+    assert (out / "train.tsv").read_bytes() == before
+
+
+def test_wrong_option_is_one_line():
+    assert_one_line_error(run("data", "import", TOY, "--bogus"), "--bogus")
+
+
+def test_missing_corpus_names_the_file(tmp_path):
+    assert_one_line_error(run("data", "check", tmp_path / "absent.tsv"), "absent.tsv", "no such file")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run("--debug", "data", "check", tmp_path / "absent.tsv")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_real_corpus_check_against_test_split_reports_no_overlap(corpora):
+    result = run(
+        "data", "check", corpora / "spa-eng" / "train.tsv", "--reverse", "--json",
+        "--against", corpora / "spa-eng" / "test.tsv",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["pairs"] == 115_340
+    overlap = report["overlap"][0]
+    assert overlap["shared_source_sentences"] == overlap["shared_target_sentences"] == overlap["shared_pairs"] == 0

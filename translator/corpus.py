@@ -1,0 +1,256 @@
+"""Reading parallel corpora into a pandas DataFrame, and splitting them.
+
+Supported inputs:
+
+* the Anki/Tatoeba format, ``English<TAB>Other[<TAB>attribution]``, as a
+  plain file or inside a ``.zip`` as distributed;
+* any TSV (``.tsv``/``.txt``) or CSV (``.csv``) file; with a header when the
+  user names the columns.
+
+Every pair keeps the number of the line it came from, so that later checks
+can point the user at the exact line. A line whose fields cannot be read is
+an error naming the file and the line, unless ``skip_bad_lines`` is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from translator.errors import CorpusError, OptionError
+
+CORPUS_SUFFIXES = (".txt", ".tsv", ".csv")
+
+
+@dataclass(frozen=True)
+class CorpusFormat:
+    """How to read a corpus file: which column is the source, and how strictly."""
+
+    reverse: bool = False
+    source_column: str | None = None
+    target_column: str | None = None
+    skip_bad_lines: bool = False
+
+    def __post_init__(self):
+        if (self.source_column is None) != (self.target_column is None):
+            raise OptionError("--source-column and --target-column go together: give both or neither")
+
+
+@dataclass(frozen=True)
+class BadLine:
+    line: int
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """Sentence pairs read from one file, and what was skipped on the way.
+
+    `pairs` has the columns ``source``, ``target`` (stripped strings) and
+    ``line`` (1-based line number in the file).
+    """
+
+    name: str
+    pairs: pd.DataFrame
+    empty_lines: int = 0
+    bad_lines: list[BadLine] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.pairs):,} pairs from {self.name}"]
+        if self.empty_lines:
+            parts.append(f"{self.empty_lines:,} empty lines skipped")
+        if self.bad_lines:
+            parts.append(f"{len(self.bad_lines):,} bad lines skipped")
+        return ", ".join(parts)
+
+
+def read_corpus(path: str | Path, fmt: CorpusFormat = CorpusFormat()) -> Corpus:
+    """Read a corpus file (plain or zipped) into a `Corpus`."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(str(path), "no such file")
+    if path.is_dir():
+        raise CorpusError(str(path), "is a folder, not a corpus file")
+    if zipfile.is_zipfile(path):
+        name, data, suffix = _read_zip_member(path)
+    else:
+        name, data, suffix = str(path), path.read_bytes(), path.suffix.lower()
+    return parse_corpus(data, name, delimiter="," if suffix == ".csv" else "\t", fmt=fmt)
+
+
+def _read_zip_member(path: Path) -> tuple[str, bytes, str]:
+    """The one corpus file inside an archive, refusing members that escape it."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        for member in members:
+            if not is_safe_member_name(member.filename):
+                raise CorpusError(
+                    str(path),
+                    f"archive member '{member.filename}' would escape the archive's folder; "
+                    "refusing to read this archive",
+                )
+        candidates = [
+            m.filename
+            for m in members
+            if not m.is_dir()
+            and PurePosixPath(m.filename).suffix.lower() in CORPUS_SUFFIXES
+            and not PurePosixPath(m.filename).name.startswith(("_", "."))
+        ]
+        if len(candidates) != 1:
+            found = ", ".join(candidates) or "none"
+            raise CorpusError(str(path), f"expected one corpus file (.txt/.tsv/.csv) in the archive, found: {found}")
+        member = candidates[0]
+        return f"{path}:{member}", archive.read(member), PurePosixPath(member).suffix.lower()
+
+
+def is_safe_member_name(name: str) -> bool:
+    """False for absolute paths, drive letters and any `..` component."""
+    normalized = name.replace("\\", "/")
+    parts = PurePosixPath(normalized).parts
+    return not (normalized.startswith("/") or ".." in parts or (parts and ":" in parts[0]))
+
+
+def parse_corpus(data: bytes, name: str, delimiter: str = "\t", fmt: CorpusFormat = CorpusFormat()) -> Corpus:
+    """Parse the bytes of a corpus file; see the module docstring for the rules."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final newline does not start a line
+
+    sources, targets, numbers = [], [], []
+    bad_lines: list[BadLine] = []
+    empty_lines = 0
+    columns = None  # (source index, target index, expected field count or None for Anki)
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad_lines.append(BadLine(number, f"undecodable byte 0x{raw[error.start]:02x} at column {error.start + 1} (the file must be UTF-8)"))
+            continue
+        if not text.strip():
+            empty_lines += 1
+            continue
+        fields = _split_fields(text, delimiter)
+        if columns is None:
+            columns = _columns(fields, fmt, name, number)
+            if fmt.source_column is not None:
+                continue  # that line was the header
+        source_index, target_index, field_count = columns
+        problem = _field_problem(fields, field_count, source_index, target_index, delimiter)
+        if problem:
+            bad_lines.append(BadLine(number, problem))
+            continue
+        sources.append(fields[source_index].strip())
+        targets.append(fields[target_index].strip())
+        numbers.append(number)
+
+    if bad_lines and not fmt.skip_bad_lines:
+        first = bad_lines[0]
+        more = f" (and {len(bad_lines) - 1:,} more)" if len(bad_lines) > 1 else ""
+        raise CorpusError(f"{name} line {first.line}", f"{first.reason}{more}; --skip-bad-lines skips such lines")
+    if not sources:
+        raise CorpusError(name, "holds no sentence pairs")
+    pairs = pd.DataFrame({"source": sources, "target": targets, "line": numbers})
+    return Corpus(name=name, pairs=pairs, empty_lines=empty_lines, bad_lines=bad_lines)
+
+
+def _split_fields(text: str, delimiter: str) -> list[str]:
+    if delimiter == "\t":
+        return text.split("\t")
+    return next(csv.reader(io.StringIO(text)), [])
+
+
+def _columns(first_fields: list[str], fmt: CorpusFormat, name: str, number: int):
+    """(source index, target index, field count) from the header or the defaults."""
+    if fmt.source_column is None:
+        source_index, target_index, field_count = 0, 1, None
+    else:
+        header = [f.strip() for f in first_fields]
+        for wanted in (fmt.source_column, fmt.target_column):
+            if wanted not in header:
+                raise CorpusError(f"{name} line {number}", f"no column '{wanted}' in the header ({', '.join(header)})")
+        source_index, target_index = header.index(fmt.source_column), header.index(fmt.target_column)
+        field_count = len(header)
+    if fmt.reverse:
+        source_index, target_index = target_index, source_index
+    return source_index, target_index, field_count
+
+
+def _field_problem(fields, field_count, source_index, target_index, delimiter) -> str | None:
+    separator = "tab" if delimiter == "\t" else "comma"
+    if field_count is None and len(fields) not in (2, 3):
+        return f"expected 2 {separator}-separated fields (or 3 with an attribution), found {len(fields)}"
+    if field_count is not None and len(fields) != field_count:
+        return f"expected {field_count} {separator}-separated fields like the header, found {len(fields)}"
+    for side, index in (("source", source_index), ("target", target_index)):
+        if not fields[index].strip():
+            return f"empty {side} sentence (field {index + 1})"
+    return None
+
+
+def split_corpus(pairs: pd.DataFrame, dev_size: float, test_size: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Split pairs into train/dev/test so that no sentence of either side is in two splits.
+
+    Pairs that share a source or a target sentence form one group (a connected
+    component), and whole groups are dealt to the splits in an order shuffled by
+    `seed`. Sizes below 1 are fractions of the pairs, others are pair counts;
+    dev and test are filled up to their size with groups that fit, the rest is
+    train. Deterministic for a given `seed` and input.
+    """
+    groups = sentence_groups(pairs)
+    group_sizes = np.bincount(groups)
+    quotas = {name: _pair_count(size, len(pairs)) for name, size in (("test", test_size), ("dev", dev_size))}
+    filled = dict.fromkeys(quotas, 0)
+    split_of_group = np.full(len(group_sizes), "train", dtype=object)
+    for group in np.random.default_rng(seed).permutation(len(group_sizes)):
+        for name in quotas:
+            if filled[name] + group_sizes[group] <= quotas[name]:
+                split_of_group[group] = name
+                filled[name] += group_sizes[group]
+                break
+        if filled == quotas:
+            break
+    split_of_pair = split_of_group[groups]
+    return {name: pairs[split_of_pair == name].reset_index(drop=True) for name in ("train", "dev", "test")}
+
+
+def _pair_count(size: float, total: int) -> int:
+    if size < 0:
+        raise OptionError(f"a split size must not be negative, got {size}")
+    return int(round(size * total)) if size < 1 else int(size)
+
+
+def sentence_groups(pairs: pd.DataFrame) -> np.ndarray:
+    """For each pair, the id of its group of pairs linked by shared sentences (union-find)."""
+    source_ids, _ = pd.factorize(pairs["source"])
+    target_ids, targets = pd.factorize(pairs["target"])
+    parent = np.arange(len(targets) + source_ids.max() + 1)
+    offset = len(targets)  # target sentences are nodes 0..T-1, sources follow
+
+    def root(node):
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for source_id, target_id in zip(source_ids, target_ids):
+        a, b = root(offset + source_id), root(target_id)
+        if a != b:
+            parent[a] = b
+    roots = np.array([root(t) for t in target_ids])
+    return pd.factorize(roots)[0]
+
+
+def write_pairs(pairs: pd.DataFrame, path: Path) -> None:
+    """Write `source<TAB>target` lines atomically (beside, then rename)."""
+    partial = path.with_name(path.name + ".partial")
+    text = "".join(f"{s}\t{t}\n" for s, t in zip(pairs["source"], pairs["target"]))
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
