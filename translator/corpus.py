@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from translator.errors import CorpusError, OptionError
+from translator.files import write_text_atomically
 
 CORPUS_SUFFIXES = (".txt", ".tsv", ".csv")
 
@@ -249,8 +250,5 @@ def sentence_groups(pairs: pd.DataFrame) -> np.ndarray:
 
 
 def write_pairs(pairs: pd.DataFrame, path: Path) -> None:
-    """Write `source<TAB>target` lines atomically (beside, then rename)."""
-    partial = path.with_name(path.name + ".partial")
-    text = "".join(f"{s}\t{t}\n" for s, t in zip(pairs["source"], pairs["target"]))
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    """Write `source<TAB>target` lines atomically."""
+    write_text_atomically(path, "".join(f"{s}\t{t}\n" for s, t in zip(pairs["source"], pairs["target"])))

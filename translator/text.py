@@ -22,6 +22,7 @@ import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as wordpiece_learner
 
 from translator.errors import ModelDirError, OptionError
+from translator.files import write_text_atomically
 
 RESERVED_TOKENS = ["[PAD]", "[START]", "[END]", "[UNK]"]
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
@@ -149,7 +150,7 @@ class Tokenizer(tf.Module):
         return {"config": asdict(self.config), "vocab": self.vocab}
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+        write_text_atomically(path, json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path: Path) -> "Tokenizer":

@@ -1,0 +1,116 @@
+"""Greedy and beam search, in-graph, over a step function; no model code here.
+
+A step function maps (tokens [n], state) -> (logits [n, vocab], new state),
+where `state` is a nest of tensors whose first axis is n. The search decides
+which hypotheses live; the caller decides what a step computes. Constants of
+a sentence (encoder memory, attention keys) live in the step function's
+closure, tiled once per beam with `tile_beams`, never gathered per step.
+
+Every sentence has its own length limit `max_lengths[b]`: at that step only
+the end token may follow, so a sentence's output never depends on which other
+sentences share its batch.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+NEG_INF = -1e9
+
+
+def tile_beams(tree, beam_size: int):
+    """[batch, ...] -> [batch * beam, ...], each sentence repeated beam_size times in a row."""
+    return tf.nest.map_structure(lambda t: tf.repeat(t, beam_size, axis=0), tree)
+
+
+def length_penalty(length, alpha: float):
+    """GNMT's ((5 + length) / 6) ** alpha; 1 when alpha is 0."""
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+def _force_end_after_limit(log_probs, step, max_lengths, end_id):
+    """At and past a sentence's limit, every token but END gets -inf. log_probs [n, vocab], max_lengths [n]."""
+    vocab = tf.shape(log_probs)[-1]
+    only_end = tf.where(tf.range(vocab) == end_id, 0.0, NEG_INF)
+    return tf.where((step + 1 >= max_lengths)[:, None], log_probs + only_end[None, :], log_probs)
+
+
+def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int):
+    """The most likely token at each step. Returns (tokens [batch, L] padded with END, scores [batch])."""
+    batch = tf.shape(max_lengths)[0]
+    limit = tf.reduce_max(max_lengths)
+    tokens = tf.TensorArray(tf.int32, size=limit)
+
+    def body(step, previous, state, finished, scores, tokens):
+        logits, state = step_fn(previous, state)
+        log_probs = _force_end_after_limit(tf.nn.log_softmax(logits), step, max_lengths, end_id)
+        chosen = tf.cast(tf.argmax(log_probs, axis=-1), tf.int32)
+        chosen = tf.where(finished, end_id, chosen)
+        scores += tf.where(finished, 0.0, tf.gather(log_probs, chosen, batch_dims=1))
+        return step + 1, chosen, state, finished | tf.equal(chosen, end_id), scores, tokens.write(step, chosen)
+
+    _, _, _, _, scores, tokens = tf.while_loop(
+        lambda step, _p, _s, finished, *_: (step < limit) & ~tf.reduce_all(finished),
+        body,
+        (tf.constant(0), tf.fill([batch], start_id), initial_state, tf.zeros([batch], tf.bool),
+         tf.zeros([batch]), tokens),
+    )
+    return tf.transpose(tokens.stack()), scores
+
+
+def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
+                alpha: float = 0.0, n_best: int = 1):
+    """Beam search with finished hypotheses kept apart and never extended.
+
+    initial_state: nest of [batch * beam, ...] (see `tile_beams`); max_lengths [batch].
+    Returns (tokens [batch, n_best, L], scores [batch, n_best]); a score is the
+    sum of log-probabilities divided by the length penalty (alpha, GNMT),
+    applied only when ranking finished hypotheses.
+    """
+    k = beam_size
+    batch = tf.shape(max_lengths)[0]
+    limit = tf.reduce_max(max_lengths)
+    beam_limits = tf.repeat(max_lengths, k)
+    alive_seq = tf.fill([batch, k, 1], start_id)  # the start column is dropped at the end
+    alive_log_probs = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1])
+    finished_seq = tf.fill([batch, k, 1], start_id)
+    finished_scores = tf.fill([batch, k], NEG_INF)
+
+    def body(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
+        logits, state = step_fn(tf.reshape(alive_seq[:, :, -1], [-1]), state)
+        log_probs = _force_end_after_limit(tf.nn.log_softmax(logits), step, beam_limits, end_id)
+        vocab = tf.shape(log_probs)[-1]
+        candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, -1])
+        top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
+        top_beam, top_token = top_index // vocab, top_index % vocab
+        top_seq = tf.concat([tf.gather(alive_seq, top_beam, batch_dims=1), top_token[:, :, None]], axis=-1)
+        ended = tf.equal(top_token, end_id)
+
+        # alive: the best k that did not end
+        alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, top_log_probs), k=k)
+        alive_seq = tf.gather(top_seq, keep, batch_dims=1)
+        parents = tf.reshape(tf.gather(top_beam, keep, batch_dims=1) + tf.range(batch)[:, None] * k, [-1])
+        state = tf.nest.map_structure(lambda t: tf.gather(t, parents), state)
+
+        # finished: the best k among those kept so far and those that just ended
+        new_scores = tf.where(ended, top_log_probs / length_penalty(step + 1, alpha), NEG_INF)
+        finished_seq = tf.concat([finished_seq, tf.fill([batch, k, 1], end_id)], axis=-1)
+        merged_seq = tf.concat([finished_seq, top_seq], axis=1)
+        finished_scores, keep = tf.math.top_k(tf.concat([finished_scores, new_scores], axis=1), k=k)
+        finished_seq = tf.gather(merged_seq, keep, batch_dims=1)
+        return step + 1, alive_seq, alive_log_probs, state, finished_seq, finished_scores
+
+    def should_continue(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
+        best_possible = alive_log_probs[:, 0] / length_penalty(limit, alpha) if alpha > 0 else alive_log_probs[:, 0]
+        worst_kept = finished_scores[:, n_best - 1]
+        return (step < limit) & ~tf.reduce_all(worst_kept >= best_possible)
+
+    shapes = (tf.TensorShape([]), tf.TensorShape([None, k, None]), alive_log_probs.shape,
+              tf.nest.map_structure(lambda t: tf.TensorShape([None]).concatenate(t.shape[1:]), initial_state),
+              tf.TensorShape([None, k, None]), finished_scores.shape)
+    _, alive_seq, alive_log_probs, _, finished_seq, finished_scores = tf.while_loop(
+        should_continue, body,
+        (tf.constant(0), alive_seq, alive_log_probs, initial_state, finished_seq, finished_scores),
+        shape_invariants=shapes,
+    )
+    return finished_seq[:, :n_best, 1:], finished_scores[:, :n_best]

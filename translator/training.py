@@ -1,0 +1,385 @@
+"""Training: a compiled train step, dev loss, early stopping, checkpoints that resume exactly.
+
+The model folder holds:
+  config.json                 every option (RunConfig) and the package version
+  source_tokenizer.json, target_tokenizer.json
+  model.weights.h5            the best weights by dev loss
+  history.csv                 one row per epoch
+  summary.json                what the run did
+  checkpoint/                 everything a resume needs (weights, optimizer, RNG states,
+                              step, position in the epoch, early-stopping counters)
+  logs/                       TensorBoard scalars
+Every file is written beside its final name and renamed into place, so a kill
+at any moment leaves the last good version whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from keras import ops
+
+from translator.config import RunConfig, TrainingConfig
+from translator.corpus import read_corpus, split_corpus
+from translator.errors import OptionError, TranslatorError
+from translator.files import write_text_atomically
+from translator.model import Seq2Seq
+from translator.pipeline import EncodedPairs, encode_pairs, make_dataset
+from translator.text import Tokenizer
+
+MIN_TRAINING_PAIRS = 2
+WEIGHTS = "model.weights.h5"
+
+
+class TrainingInterrupted(TranslatorError):
+    """Ctrl-C: the checkpoint is saved and `--resume` continues."""
+
+
+def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
+    """Mean cross-entropy over real target tokens; padding never counts.
+
+    target_out [batch, T] int, logits [batch, T, vocab], mask [batch, T] bool.
+    """
+    log_probs = ops.log_softmax(logits, axis=-1)
+    nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(target_out, -1), axis=-1), -1)
+    if label_smoothing:
+        nll = (1 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
+    weights = ops.cast(mask, nll.dtype)
+    return ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def teacher_forcing_probability(config: TrainingConfig, step: int) -> float | None:
+    """The probability of feeding the true previous token at `step`; None means always."""
+    if config.teacher_forcing == "always":
+        return None
+    if config.teacher_forcing == "never":
+        return 0.0
+    s = config.schedule_steps
+    if config.schedule == "linear":
+        return max(0.0, 1.0 - step / s)
+    if config.schedule == "exponential":
+        return 0.5 ** (step / s)
+    return 1.0 / (1.0 + math.exp(min(50.0, 10.0 * (step - s) / s)))  # inverse sigmoid, 0.5 at s
+
+
+def learning_rate(config: TrainingConfig, step: int, scale: float) -> float:
+    """Linear warm-up, then halving every `decay_steps`; `scale` is lowered after a NaN."""
+    warmup = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    decay = 0.5 ** (max(0, step - config.warmup_steps) / config.decay_steps)
+    return config.learning_rate * scale * warmup * decay
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved in every checkpoint."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    step: int = 0
+    best_dev_loss: float = math.inf
+    bad_epochs: int = 0
+    nan_recoveries: int = 0
+    lr_scale: float = 1.0
+    seconds: float = 0.0
+    tokens: int = 0
+    history: list = field(default_factory=list)
+    stopped_because: str = ""
+
+
+@dataclass
+class Data:
+    train: EncodedPairs
+    dev: EncodedPairs
+    source_tokenizer: Tokenizer
+    target_tokenizer: Tokenizer
+    longest_line: str
+
+
+def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, model_dir: Path, resume: bool, echo) -> Data:
+    """Read and split the corpus, learn (or reload) the tokenizers, encode both splits."""
+    train_pairs = read_corpus(corpus, config.data)
+    echo(train_pairs.summary())
+    if dev is not None:
+        dev_pairs = read_corpus(dev, config.data).pairs
+        train = train_pairs.pairs
+    else:
+        splits = split_corpus(train_pairs.pairs, dev_size=config.training.dev_size, test_size=0, seed=config.training.seed)
+        train, dev_pairs = splits["train"], splits["dev"]
+        if len(dev_pairs) == 0:
+            raise TranslatorError(
+                f"{train_pairs.name}: cannot hold out a dev set sharing no sentence with training "
+                f"({len(train_pairs.pairs)} pair(s)); give a bigger corpus or --dev FILE"
+            )
+    if len(train) < MIN_TRAINING_PAIRS:
+        raise TranslatorError(
+            f"{train_pairs.name}: {len(train)} training pair(s) after holding out a dev set; "
+            f"training needs at least {MIN_TRAINING_PAIRS} (give a bigger corpus, or --dev FILE)"
+        )
+    if resume:
+        source_tokenizer = Tokenizer.load(model_dir / "source_tokenizer.json")
+        target_tokenizer = Tokenizer.load(model_dir / "target_tokenizer.json")
+    else:
+        echo("learning vocabularies ...")
+        source_tokenizer = Tokenizer.learn(train["source"], config.source_text)
+        target_tokenizer = Tokenizer.learn(train["target"], config.target_text)
+    t = config.training
+    encoded_train = encode_pairs(train, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
+    encoded_dev = encode_pairs(dev_pairs, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
+    if len(encoded_train) == 0 or len(encoded_dev) == 0:
+        raise TranslatorError(f"{train_pairs.name}: no pair fits --max-length {t.max_length} in the train or dev split")
+    echo(f"train: {encoded_train.summary()}; dev: {encoded_dev.summary()}; "
+         f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
+    longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
+    return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
+                f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)")
+
+
+class Trainer:
+    """Runs one training; knows the model only through its call and variables."""
+
+    def __init__(self, config: RunConfig, data: Data, model_dir: Path, echo=print, progress_bar=True):
+        self.config, self.data, self.model_dir, self.echo = config, data, Path(model_dir), echo
+        self.progress_bar = progress_bar
+        t = config.training
+        keras.utils.set_random_seed(t.seed)
+        self.model = Seq2Seq(data.source_tokenizer.vocab_size, data.target_tokenizer.vocab_size,
+                             config=asdict(config.model), seed=t.seed).build_with_dummy_batch()
+        self.optimizer = keras.optimizers.Adam(learning_rate=t.learning_rate,
+                                               global_clipnorm=t.clip_norm or None)
+        self.optimizer.build(self.model.trainable_variables)
+        self.progress = Progress()
+        self._train_step = self._compile_train_step()
+        self._dev_step = tf.function(self._dev_loss, reduce_retracing=True)
+        self.writer = tf.summary.create_file_writer(str(self.model_dir / "logs"))
+
+    # --- compiled steps ---------------------------------------------------------------
+    def _compile_train_step(self):
+        smoothing = self.config.training.label_smoothing
+        scheduled = self.config.training.teacher_forcing != "always"
+        batch_spec = {
+            "source": tf.TensorSpec([None, None], tf.int32),
+            "target_in": tf.TensorSpec([None, None], tf.int32),
+            "target_out": tf.TensorSpec([None, None], tf.int32),
+            "source_mask": tf.TensorSpec([None, None], tf.bool),
+            "target_mask": tf.TensorSpec([None, None], tf.bool),
+        }
+
+        @tf.function(input_signature=[batch_spec, tf.TensorSpec([], tf.float32)])
+        def train_step(batch, teacher_forcing):
+            with tf.GradientTape() as tape:
+                logits = self.model(batch, training=True, teacher_forcing=teacher_forcing if scheduled else None)
+                loss = masked_cross_entropy(batch["target_out"], logits, batch["target_mask"], smoothing)
+            gradients = tape.gradient(loss, self.model.trainable_variables)
+            self.optimizer.apply(gradients, self.model.trainable_variables)
+            return loss
+
+        return train_step
+
+    def _dev_loss(self, batch):
+        logits = self.model(batch, training=False)
+        mask = batch["target_mask"]
+        return masked_cross_entropy(batch["target_out"], logits, mask) * tf.reduce_sum(tf.cast(mask, tf.float32)), tf.reduce_sum(tf.cast(mask, tf.float32))
+
+    def dev_loss(self) -> float:
+        total = count = 0.0
+        for batch in make_dataset(self.data.dev, self.config.training.batch_size, shuffle=False,
+                                  max_length=self.config.training.max_length):
+            loss, tokens = self._dev_step(batch)
+            total, count = total + float(loss), count + float(tokens)
+        return total / max(count, 1.0)
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(self) -> Progress:
+        t, p = self.config.training, self.progress
+        started = time.monotonic() - p.seconds
+        if not (self.model_dir / "checkpoint").exists():
+            self.save_checkpoint()  # a NaN in the first steps rolls back to the initial weights
+        try:
+            while p.epoch < t.epochs and not p.stopped_because:
+                self._run_epoch(started)
+                if p.stopped_because:
+                    break
+                self._end_epoch(started)
+        except KeyboardInterrupt:
+            p.seconds = time.monotonic() - started
+            self.save_checkpoint()
+            self.write_summary()
+            raise TrainingInterrupted(
+                f"interrupted at step {p.step}; checkpoint saved in {self.model_dir}, "
+                f"continue with: python cli.py train ... --model-dir {self.model_dir} --resume"
+            ) from None
+        p.stopped_because = p.stopped_because or f"{t.epochs} epochs done"
+        p.seconds = time.monotonic() - started
+        self.save_checkpoint()
+        self.write_summary()
+        return p
+
+    def _run_epoch(self, started: float):
+        t, p = self.config.training, self.progress
+        batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch, max_length=t.max_length)
+        batches = batches.skip(p.batch_in_epoch)
+        bar = _progress_bar(self.progress_bar, p.epoch, t.epochs, len(self.data.train) // t.batch_size + 1, p.batch_in_epoch)
+        for batch in batches:
+            self.optimizer.learning_rate.assign(learning_rate(t, p.step, p.lr_scale))
+            teacher = teacher_forcing_probability(t, p.step)
+            loss = float(self._train_step(batch, tf.constant(1.0 if teacher is None else teacher, tf.float32)))
+            if not math.isfinite(loss):
+                self._recover_from_nan(loss)
+                return  # the epoch restarts from the checkpoint's position
+            p.step += 1
+            p.batch_in_epoch += 1
+            p.tokens += int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32)))
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if p.step % 50 == 0:
+                with self.writer.as_default(step=p.step):
+                    tf.summary.scalar("train/loss", loss)
+            if p.step % t.checkpoint_every == 0:
+                p.seconds = time.monotonic() - started
+                self.save_checkpoint()
+            if self._budget_spent(started):
+                break
+        bar.close()
+
+    def _budget_spent(self, started: float) -> bool:
+        t, p = self.config.training, self.progress
+        if t.max_steps is not None and p.step >= t.max_steps:
+            p.stopped_because = f"--max-steps {t.max_steps} reached"
+        elif t.max_minutes is not None and time.monotonic() - started >= 60 * t.max_minutes:
+            p.stopped_because = f"--max-minutes {t.max_minutes:g} reached"
+        return bool(p.stopped_because)
+
+    def _end_epoch(self, started: float):
+        t, p = self.config.training, self.progress
+        dev = self.dev_loss()
+        p.seconds = time.monotonic() - started
+        improved = dev < p.best_dev_loss
+        p.history.append({"epoch": p.epoch + 1, "step": p.step, "dev_loss": dev, "minutes": p.seconds / 60,
+                          "learning_rate": learning_rate(t, p.step, p.lr_scale),
+                          "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9)})
+        with self.writer.as_default(step=p.step):
+            tf.summary.scalar("dev/loss", dev)
+        self.echo(f"epoch {p.epoch + 1}/{t.epochs}: dev loss {dev:.4f}{' (best, saved)' if improved else ''}, "
+                  f"{p.seconds / 60:.1f} min")
+        if improved:
+            p.best_dev_loss, p.bad_epochs = dev, 0
+            self.save_weights()
+        else:
+            p.bad_epochs += 1
+            if p.bad_epochs >= t.patience:
+                p.stopped_because = f"early stop: no dev improvement for {t.patience} epochs"
+        p.epoch += 1
+        p.batch_in_epoch = 0
+        self.save_checkpoint()
+
+    def _recover_from_nan(self, loss: float):
+        p = self.progress
+        if p.nan_recoveries >= self.config.training.max_nan_recoveries:
+            raise TranslatorError(
+                f"the loss became {loss} {p.nan_recoveries + 1} times, even after rolling back and lowering "
+                f"the learning rate to {learning_rate(self.config.training, p.step, p.lr_scale):.2g}; likely causes: "
+                f"the learning rate (--learning-rate {self.config.training.learning_rate:g}), no gradient clipping "
+                f"(--clip-norm {self.config.training.clip_norm:g}), or an enormous pair (longest: {self.data.longest_line})"
+            )
+        recoveries, scale = p.nan_recoveries + 1, p.lr_scale / 2
+        self.load_checkpoint()
+        p = self.progress
+        p.nan_recoveries, p.lr_scale = recoveries, scale
+        self.echo(f"loss became {loss} at step {p.step}: rolled back to the last checkpoint, learning rate halved")
+
+    # --- saving ---------------------------------------------------------------------------
+    def save_weights(self):
+        partial = self.model_dir / "partial.weights.h5"
+        self.model.save_weights(partial)
+        partial.replace(self.model_dir / WEIGHTS)
+
+    def save_checkpoint(self):
+        """Write checkpoint/ atomically: build checkpoint.partial/, then swap it in."""
+        final, partial, old = (self.model_dir / n for n in ("checkpoint", "checkpoint.partial", "checkpoint.old"))
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        arrays = {f"model/{i}": v.numpy() for i, v in enumerate(self.model.variables)}
+        arrays |= {f"optimizer/{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)}
+        np.savez(partial / "variables.npz", **arrays)
+        (partial / "progress.json").write_text(json.dumps(vars(self.progress)), encoding="utf-8")
+        if final.exists():
+            final.replace(old)
+        partial.replace(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self):
+        folder = self.model_dir / "checkpoint"
+        if not folder.exists() and (self.model_dir / "checkpoint.old").exists():
+            folder = self.model_dir / "checkpoint.old"  # killed between the two renames
+        try:
+            arrays = np.load(folder / "variables.npz")
+            for i, v in enumerate(self.model.variables):
+                v.assign(arrays[f"model/{i}"])
+            for i, v in enumerate(self.optimizer.variables):
+                v.assign(arrays[f"optimizer/{i}"])
+            self.progress = Progress(**json.loads((folder / "progress.json").read_text(encoding="utf-8")))
+        except (OSError, KeyError, ValueError) as error:
+            raise TranslatorError(f"{folder}: cannot resume from this checkpoint ({error})") from None
+
+    def write_summary(self):
+        p = self.progress
+        write_text_atomically(self.model_dir / "history.csv", pd.DataFrame(p.history).to_csv(index=False))
+        summary = {
+            "epochs": p.epoch, "steps": p.step, "best_dev_loss": p.best_dev_loss, "minutes": p.seconds / 60,
+            "stopped_because": p.stopped_because, "nan_recoveries": p.nan_recoveries,
+            "train_pairs": len(self.data.train), "dev_pairs": len(self.data.dev),
+            "parameters": int(self.model.count_params()),
+            "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9),
+        }
+        write_text_atomically(self.model_dir / "summary.json", json.dumps(summary, indent=2))
+
+
+def _progress_bar(enabled: bool, epoch: int, epochs: int, total: int, done: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                disable=None if enabled else True, leave=False, dynamic_ncols=True)
+
+
+def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
+          force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None) -> Progress:
+    """Train a model into `model_dir`; with `resume`, continue the run saved there.
+
+    `budget` (epochs, max_minutes, max_steps) may change on resume; every other
+    option comes from the saved config.
+    """
+    model_dir = Path(model_dir)
+    if resume:
+        if not (model_dir / "checkpoint").exists() and not (model_dir / "checkpoint.old").exists():
+            raise OptionError(f"{model_dir}: no checkpoint to resume from")
+        config = RunConfig.load(model_dir / "config.json")
+        if budget:
+            config = replace(config, training=replace(config.training, **budget))
+    elif (model_dir / "config.json").exists() and not force:
+        raise OptionError(f"{model_dir} already holds a model; use --resume to continue it, "
+                          "--force to train a new one over it, or another --model-dir")
+    data = prepare_data(config, corpus, dev, model_dir, resume, echo)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        shutil.rmtree(model_dir / "checkpoint", ignore_errors=True)
+        data.source_tokenizer.save(model_dir / "source_tokenizer.json")
+        data.target_tokenizer.save(model_dir / "target_tokenizer.json")
+    config.save(model_dir / "config.json")
+    trainer = Trainer(config, data, model_dir, echo, progress_bar)
+    if resume:
+        trainer.load_checkpoint()
+        trainer.progress.stopped_because = ""
+        echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
+    progress = trainer.run()
+    echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
+         f"{progress.seconds / 60:.1f} min, model in {model_dir}")
+    return progress

@@ -1,0 +1,116 @@
+"""Translator: a model folder loaded once; batches of sentences in, translations out.
+
+Text -> ids -> encoder -> search -> ids -> text runs in one compiled
+tf.function per search setting, so a batch costs one call from Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from translator.config import RunConfig
+from translator.errors import ModelDirError
+from translator.model import Seq2Seq
+from translator.search import beam_search, greedy_search, tile_beams
+from translator.text import END_ID, PAD_ID, START_ID, Tokenizer
+from translator.training import WEIGHTS
+
+REQUIRED_FILES = ("config.json", "source_tokenizer.json", "target_tokenizer.json", WEIGHTS)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    beam_size: int = 5  # 1 or greedy=True: greedy decoding
+    length_penalty: float = 0.0  # GNMT alpha; 0 = none
+    n_best: int = 1
+    greedy: bool = False
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float  # log-probability (divided by the length penalty for beam search)
+    alternatives: list[tuple[str, float]]  # the n best, best first
+
+
+class Translator:
+    def __init__(self, model: Seq2Seq, config: RunConfig, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer):
+        self.model, self.config = model, config
+        self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
+        self.max_length = config.training.max_length
+        self._compiled = {}
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "Translator":
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise ModelDirError(f"{model_dir}: no such model folder (train one with: python cli.py train CORPUS --model-dir {model_dir})")
+        missing = [name for name in REQUIRED_FILES if not (model_dir / name).exists()]
+        if missing:
+            raise ModelDirError(f"{model_dir}: not a complete model folder, missing {', '.join(missing)}")
+        config = RunConfig.load(model_dir / "config.json")
+        source = Tokenizer.load(model_dir / "source_tokenizer.json")
+        target = Tokenizer.load(model_dir / "target_tokenizer.json")
+        model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
+        try:
+            model.load_weights(model_dir / WEIGHTS)
+        except Exception as error:  # h5py and Keras raise many kinds for a damaged file
+            raise ModelDirError(f"{model_dir / WEIGHTS}: damaged weights ({str(error).splitlines()[0][:200]})") from None
+        return cls(model, config, source, target)
+
+    # --- in-graph pieces ---------------------------------------------------------------
+    def encode_source(self, texts):
+        """Sentences [batch] -> (source ids [batch, S] with START/END, per-sentence length limits [batch])."""
+        ids = self.source_tokenizer.tokenize(texts)[:, : self.max_length]
+        batch = ids.nrows()
+        ids = tf.concat([tf.fill([batch, 1], START_ID), ids, tf.fill([batch, 1], END_ID)], axis=1)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        return ids.to_tensor(PAD_ID), tf.minimum(2 * lengths + 10, self.max_length + 2)
+
+    def _step_function(self, prepared):
+        decoder = self.model.decoder
+
+        def step(tokens, state):
+            logits, new_state, _ = decoder.step(tokens, state, prepared)
+            return logits, new_state
+
+        return step
+
+    def _search(self, texts, search: SearchConfig):
+        source, max_lengths = self.encode_source(texts)
+        prepared = self.model.encode(source)
+        decoder = self.model.decoder
+        if search.greedy or search.beam_size == 1:
+            tokens, scores = greedy_search(self._step_function(prepared), decoder.initial_state(prepared),
+                                           max_lengths, START_ID, END_ID)
+            return self.target_tokenizer.detokenize(tokens)[:, None], scores[:, None]
+        prepared = tile_beams(prepared, search.beam_size)
+        tokens, scores = beam_search(self._step_function(prepared), decoder.initial_state(prepared), max_lengths,
+                                     START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best)
+        batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
+        texts = self.target_tokenizer.detokenize(tf.reshape(tokens, [batch * n, -1]))
+        return tf.reshape(texts, [batch, n]), scores
+
+    def compiled(self, search: SearchConfig):
+        """The tf.function for one search setting: strings [batch] -> (texts [batch, n], scores [batch, n])."""
+        if search not in self._compiled:
+            self._compiled[search] = tf.function(
+                lambda texts: self._search(texts, search),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+            )
+        return self._compiled[search]
+
+    # --- the Python API --------------------------------------------------------------
+    def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
+        """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
+        results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
+        todo = [i for i, s in enumerate(sentences) if s.strip()]
+        if todo:
+            texts, scores = self.compiled(search)(tf.constant([sentences[i] for i in todo]))
+            for i, row_texts, row_scores in zip(todo, texts.numpy(), scores.numpy()):
+                alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
+                results[i] = Translation(alternatives[0][0], alternatives[0][1], alternatives)
+        return results
