@@ -116,6 +116,141 @@ def data_download(name, out_dir):
     click.echo(f"saved {path}; next: python cli.py data import {path} --out DIR")
 
 
+def load_option_file(context, _param, path):
+    """--config FILE: its values become the defaults, so the command line wins."""
+    if path is None:
+        return None
+    from translator.config import read_option_file
+    from translator.errors import OptionError
+
+    values = read_option_file(Path(path))
+    known = {p.name for p in context.command.params}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise OptionError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    context.default_map = {**(context.default_map or {}), **values}
+    return path
+
+
+def choice_of(names):
+    return click.Choice(list(names), case_sensitive=False)
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="Folder for the model, its checkpoints and logs.")
+@click.option("--dev", type=click.Path(path_type=Path), help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
+@click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
+@corpus_options
+@click.option("--decoder", default="attention", show_default=True, type=choice_of(["init", "context", "feedback", "attention"]), help="init: c is the initial state only; context: c at every step; feedback: c and the previous token; attention: Bahdanau.")
+@click.option("--cell", default="gru", show_default=True, type=choice_of(["rnn", "lstm", "gru"]))
+@click.option("--embedding-dim", default=128, show_default=True)
+@click.option("--units", default=256, show_default=True)
+@click.option("--layers", default=1, show_default=True, help="Encoder layers.")
+@click.option("--bidirectional/--unidirectional", default=True, show_default=True, help="Encoder direction.")
+@click.option("--context", default="last", show_default=True, type=choice_of(["last", "dense", "mean"]), help="c = h_N, tanh(q h_N), or tanh(q mean h_j).")
+@click.option("--dropout", default=0.1, show_default=True, help="Between encoder layers.")
+@click.option("--vocab-size", default=8000, show_default=True, help="Per language, reserved tokens included.")
+@click.option("--tokenizer", default="wordpiece", show_default=True, type=choice_of(["wordpiece", "word"]))
+@click.option("--lowercase", is_flag=True, help="Lowercase all text.")
+@click.option("--strip-accents", is_flag=True, help="Remove accents (NFKD); the default keeps them (NFC).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--max-length", default=50, show_default=True, help="Tokens per side; longer pairs are dropped (or --truncate'd).")
+@click.option("--truncate", is_flag=True, help="Truncate long pairs instead of dropping them.")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--max-minutes", type=float, help="Stop after this much training time.")
+@click.option("--max-steps", type=int, help="Stop after this many steps.")
+@click.option("--learning-rate", default=1e-3, show_default=True)
+@click.option("--warmup-steps", default=200, show_default=True)
+@click.option("--decay-steps", default=20000, show_default=True, help="The learning rate halves every this many steps.")
+@click.option("--clip-norm", default=5.0, show_default=True, help="Clip gradients to this global norm; 0 turns clipping off.")
+@click.option("--label-smoothing", default=0.0, show_default=True)
+@click.option("--teacher-forcing", default="always", show_default=True, type=choice_of(["always", "never", "scheduled"]), help="Feed the true previous token (always), the model's own prediction (never), or the true one with a decaying probability (scheduled). Affects only the feedback and attention decoders: init and context never see the previous token.")
+@click.option("--schedule", default="inverse-sigmoid", show_default=True, type=choice_of(["linear", "exponential", "inverse-sigmoid"]), help="Decay of the true-token probability under --teacher-forcing scheduled.")
+@click.option("--schedule-steps", default=5000, show_default=True, help="Step where that probability reaches 0.5 (0 for linear).")
+@click.option("--patience", default=3, show_default=True, help="Epochs without dev improvement before stopping.")
+@click.option("--checkpoint-every", default=500, show_default=True, help="Steps between checkpoints.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run saved in --model-dir exactly where it stopped.")
+@click.option("--force", is_flag=True, help="Train a new model over the one in --model-dir.")
+def train(corpus, model_dir, dev, reverse, source_column, target_column, skip_bad_lines, decoder, cell, embedding_dim,
+          units, layers, bidirectional, context, dropout, vocab_size, tokenizer, lowercase, strip_accents, resume, force,
+          **training_options):
+    """Train a model on CORPUS (TSV, CSV or Anki .zip) into --model-dir."""
+    load_tensorflow()
+    from translator.config import RunConfig, TrainingConfig
+    from translator.model import ModelConfig
+    from translator.text import TextConfig
+    from translator.training import train as run_training
+
+    text = TextConfig(kind=tokenizer, vocab_size=vocab_size, lowercase=lowercase, strip_accents=strip_accents)
+    config = RunConfig(
+        data=corpus_format(reverse, source_column, target_column, skip_bad_lines),
+        source_text=text,
+        target_text=text,
+        model=ModelConfig(decoder=decoder, cell=cell, embedding_dim=embedding_dim, units=units, layers=layers,
+                          bidirectional=bidirectional, context=context, dropout=dropout),
+        training=TrainingConfig(**training_options),
+    )
+    budget = {k: training_options[k] for k in ("epochs", "max_minutes", "max_steps")}
+    run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget)
+
+
+def read_sentences(sentences, input_file):
+    """The sentences given as arguments, or one a line from --input FILE ('-' for stdin)."""
+    from translator.errors import OptionError
+
+    if input_file is None:
+        if not sentences:
+            raise OptionError("give sentences to translate, or --input FILE (- for stdin)")
+        return list(sentences)
+    if sentences:
+        raise OptionError("give sentences or --input, not both")
+    stream = sys.stdin if input_file == "-" else open(input_file, encoding="utf-8")
+    return (line.rstrip("\n") for line in stream)
+
+
+def batches_of(items, size):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@cli.command()
+@click.argument("sentences", nargs=-1)
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
+@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
+@click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
+@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+@click.option("--n-best", default=1, show_default=True, help="Hypotheses per sentence (with --json).")
+@click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
+def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalty, n_best, batch_size, as_json):
+    """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
+    load_tensorflow()
+    from translator.errors import OptionError
+    from translator.translator import SearchConfig, Translator
+
+    if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1) or batch_size < 1:
+        raise OptionError("--beam-size and --batch-size must be at least 1, and --n-best at most --beam-size")
+    search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=greedy)
+    translator = Translator.load(model_dir)
+    for batch in batches_of(read_sentences(sentences, input_file), batch_size):
+        for source, result in zip(batch, translator.translate(batch, search)):
+            if as_json:
+                click.echo(json.dumps({"source": source, "translation": result.text, "score": result.score,
+                                       "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]},
+                                      ensure_ascii=False))
+            else:
+                click.echo(result.text)
+
+
 def not_landed(name: str, issue: str):
     """A command whose issue has not landed yet: it says so instead of pretending."""
 
@@ -133,8 +268,6 @@ def not_landed(name: str, issue: str):
     return placeholder
 
 
-not_landed("train", "the model and training issue (#3)")
-not_landed("translate", "the inference issue (#4)")
 not_landed("evaluate", "the evaluation issue (#5)")
 not_landed("compare", "the evaluation issue (#5)")
 not_landed("export", "the inference issue (#4)")

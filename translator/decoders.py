@@ -156,15 +156,16 @@ class Decoder(keras.layers.Layer):
 class InitDecoder(Decoder):
     """Decoder-1: c is the initial state and the only input: h'_0 = c, h'_t = f(W h'_{t-1} + b).
 
-    The recurrent layer is fed a zero-width input, so f sees nothing but its
+    The recurrent layer is fed a constant zero (one feature wide: oneDNN
+    aborts on zero-width matmuls), so U x = 0 and f sees nothing but its
     previous state; y'_t = g(V [h'_t; c]).
     """
 
     def step_input(self, tokens, prepared):
-        return ops.zeros((ops.shape(tokens)[0], 0))
+        return ops.zeros((ops.shape(tokens)[0], 1))
 
     def sequence_input(self, target_in, prepared):
-        return ops.zeros((ops.shape(target_in)[0], ops.shape(target_in)[1], 0))
+        return ops.zeros((ops.shape(target_in)[0], ops.shape(target_in)[1], 1))
 
 
 @register("context")

@@ -354,19 +354,19 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
           force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None) -> Progress:
     """Train a model into `model_dir`; with `resume`, continue the run saved there.
 
-    `budget` (epochs, max_minutes, max_steps) may change on resume; every other
-    option comes from the saved config.
+    `budget` (epochs, max_minutes, max_steps) overrides the config's, also on
+    resume, where every other option comes from the saved config.
     """
     model_dir = Path(model_dir)
     if resume:
         if not (model_dir / "checkpoint").exists() and not (model_dir / "checkpoint.old").exists():
             raise OptionError(f"{model_dir}: no checkpoint to resume from")
         config = RunConfig.load(model_dir / "config.json")
-        if budget:
-            config = replace(config, training=replace(config.training, **budget))
     elif (model_dir / "config.json").exists() and not force:
         raise OptionError(f"{model_dir} already holds a model; use --resume to continue it, "
                           "--force to train a new one over it, or another --model-dir")
+    if budget:
+        config = replace(config, training=replace(config.training, **budget))
     data = prepare_data(config, corpus, dev, model_dir, resume, echo)
     model_dir.mkdir(parents=True, exist_ok=True)
     if not resume:

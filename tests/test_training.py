@@ -1,0 +1,133 @@
+"""Training that must learn, resume exactly, and fail clearly."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from translator.config import RunConfig, TrainingConfig
+from translator.corpus import read_corpus
+from translator.errors import OptionError, TranslatorError
+from translator.model import ModelConfig
+from translator.text import TextConfig
+from translator.training import masked_cross_entropy, teacher_forcing_probability, train
+from translator.translator import SearchConfig, Translator
+
+TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+
+
+def toy_config(decoder="attention", cell="gru", units=32, **training):
+    words = TextConfig(kind="word", vocab_size=200)
+    defaults = dict(batch_size=8, epochs=3, learning_rate=0.01, warmup_steps=5, patience=100, checkpoint_every=5)
+    return RunConfig(
+        source_text=words, target_text=words,
+        model=ModelConfig(decoder=decoder, cell=cell, units=units, embedding_dim=16, dropout=0.0),
+        training=TrainingConfig(**(defaults | training)),
+    )
+
+
+def run(tmp_path, config, name="model", **kwargs):
+    return train(TOY, tmp_path / name, config, dev=TOY, echo=lambda *_: None, progress_bar=False, **kwargs)
+
+
+def test_masked_cross_entropy_ignores_padding():
+    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], "float32"))
+    target = np.array([[0, 2]], "int32")
+    full = float(masked_cross_entropy(target, logits, np.array([[True, True]])))
+    first_only = float(masked_cross_entropy(target, logits, np.array([[True, False]])))
+    assert first_only == pytest.approx(-np.log(0.5), rel=1e-5)
+    assert full == pytest.approx(-(np.log(0.5) + np.log(0.8)) / 2, rel=1e-5)
+
+
+def test_scheduled_sampling_probability_decays():
+    for schedule in ("linear", "exponential", "inverse-sigmoid"):
+        config = TrainingConfig(teacher_forcing="scheduled", schedule=schedule, schedule_steps=100)
+        p = [teacher_forcing_probability(config, step) for step in (0, 50, 100, 500)]
+        assert p[0] > 0.9 and p == sorted(p, reverse=True) and p[-1] < 0.05
+    assert teacher_forcing_probability(TrainingConfig(teacher_forcing="never"), 0) == 0.0
+    assert teacher_forcing_probability(TrainingConfig(), 10) is None
+
+
+@pytest.mark.parametrize("decoder", ["init", "context", "feedback", "attention"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_every_decoder_and_cell_learns(tmp_path, decoder, cell):
+    progress = run(tmp_path, toy_config(decoder, cell, units=16, epochs=4))
+    losses = [row["dev_loss"] for row in progress.history]
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.parametrize("decoder", ["feedback", "attention"])
+def test_memorises_the_toy_corpus(tmp_path, decoder):
+    run(tmp_path, toy_config(decoder, units=64, epochs=40))
+    pairs = read_corpus(TOY).pairs
+    outputs = Translator.load(tmp_path / "model").translate(list(pairs.source), SearchConfig(greedy=True))
+    wrong = [(o.text, t) for o, t in zip(outputs, pairs.target) if o.text != t]
+    assert wrong == []
+
+
+def test_scheduled_sampling_trains(tmp_path):
+    progress = run(tmp_path, toy_config("feedback", teacher_forcing="scheduled", schedule_steps=10, epochs=4))
+    assert progress.history[-1]["dev_loss"] < progress.history[0]["dev_loss"]
+
+
+def _checkpoint_arrays(model_dir):
+    with np.load(model_dir / "checkpoint" / "variables.npz") as arrays:
+        return {k: arrays[k] for k in arrays.files}
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    config = toy_config("attention", epochs=2)
+    straight_progress = run(tmp_path, config, "straight")
+    stopped = run(tmp_path, config, "resumed", budget={"max_steps": 3})
+    assert stopped.step == 3 and stopped.stopped_because.startswith("--max-steps")
+    resumed = run(tmp_path, config, "resumed", resume=True, budget={"max_steps": None})
+    assert resumed.step == straight_progress.step
+    straight, again = _checkpoint_arrays(tmp_path / "straight"), _checkpoint_arrays(tmp_path / "resumed")
+    assert straight.keys() == again.keys()
+    for name in straight:
+        np.testing.assert_array_equal(straight[name], again[name], err_msg=name)
+
+
+def test_the_model_folder_holds_everything(tmp_path):
+    run(tmp_path, toy_config("context", epochs=2))
+    folder = tmp_path / "model"
+    for name in ("config.json", "source_tokenizer.json", "target_tokenizer.json", "model.weights.h5",
+                 "history.csv", "summary.json", "checkpoint/variables.npz"):
+        assert (folder / name).exists(), name
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["version"] and saved["model"]["decoder"] == "context"
+    assert RunConfig.load(folder / "config.json") == toy_config("context", epochs=2)
+    assert list(folder.glob("*.partial")) == []
+
+
+def test_existing_model_is_not_overwritten_without_force(tmp_path):
+    run(tmp_path, toy_config("init", epochs=1))
+    before = (tmp_path / "model" / "model.weights.h5").read_bytes()
+    with pytest.raises(OptionError, match="already holds a model"):
+        run(tmp_path, toy_config("init", epochs=1))
+    assert (tmp_path / "model" / "model.weights.h5").read_bytes() == before
+
+
+def test_nan_loss_rolls_back_then_stops_with_causes(tmp_path, monkeypatch):
+    from translator import training
+
+    messages = []
+    original = training.Trainer._compile_train_step
+
+    def poisoned(self):
+        step = original(self)
+        return lambda batch, p: step(batch, p) * float("nan")
+
+    monkeypatch.setattr(training.Trainer, "_compile_train_step", poisoned)
+    with pytest.raises(TranslatorError, match="learning rate") as error:
+        train(TOY, tmp_path / "m", toy_config("init"), dev=TOY, echo=messages.append, progress_bar=False)
+    assert "longest: line" in str(error.value)
+    assert sum("rolled back" in m for m in messages) == 3
+
+
+def test_one_pair_corpus_is_a_clear_error(tmp_path):
+    corpus = tmp_path / "one.tsv"
+    corpus.write_text("Hi.\tHola.\n")
+    with pytest.raises(TranslatorError, match="one.tsv: cannot hold out a dev set"):
+        train(corpus, tmp_path / "m", toy_config(), echo=lambda *_: None, progress_bar=False)
