@@ -120,6 +120,7 @@ def load_option_file(context, _param, path):
     """--config FILE: its values become the defaults, so the command line wins."""
     if path is None:
         return None
+    load_tensorflow()
     from translator.config import read_option_file
     from translator.errors import OptionError
 

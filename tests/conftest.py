@@ -34,3 +34,26 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def toy_model(tmp_path_factory) -> Path:
+    """An attention model that has memorised the toy corpus (Spanish -> English), trained once per session."""
+    from translator.config import RunConfig, TrainingConfig
+    from translator.corpus import CorpusFormat
+    from translator.model import ModelConfig
+    from translator.text import TextConfig
+    from translator.training import train
+
+    model_dir = tmp_path_factory.mktemp("toy") / "model"
+    config = RunConfig(
+        data=CorpusFormat(reverse=True),
+        source_text=TextConfig(vocab_size=300),
+        target_text=TextConfig(vocab_size=300),
+        model=ModelConfig(decoder="attention", units=64, embedding_dim=32, dropout=0.0),
+        training=TrainingConfig(batch_size=8, epochs=40, learning_rate=0.01, warmup_steps=5, patience=100,
+                                checkpoint_every=1000),
+    )
+    toy = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+    train(toy, model_dir, config, dev=toy, echo=lambda *_: None, progress_bar=False)
+    return model_dir

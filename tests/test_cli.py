@@ -118,3 +118,71 @@ def test_real_corpus_check_against_test_split_reports_no_overlap(corpora):
     assert report["pairs"] == 115_340
     overlap = report["overlap"][0]
     assert overlap["shared_source_sentences"] == overlap["shared_target_sentences"] == overlap["shared_pairs"] == 0
+
+
+TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8"]
+
+
+def test_train_from_a_config_file_then_translate_every_way(tmp_path):
+    options = tmp_path / "options.yaml"
+    options.write_text("decoder: feedback\nepochs: 5\nlearning-rate: 0.01\nreverse: true\n")
+    model = tmp_path / "model"
+    result = run("train", TOY, "--model-dir", model, "--config", options, "--epochs", "2", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2/2" in result.stdout and "epoch 3/" not in result.stdout  # the command line won
+    saved = json.loads((model / "config.json").read_text())
+    assert saved["model"]["decoder"] == "feedback" and saved["data"]["reverse"] is True
+
+    by_argument = run("translate", "Estoy aquí.", "", "Hace frío.", "--model-dir", model, "--greedy")
+    assert by_argument.returncode == 0, by_argument.stderr
+    lines = by_argument.stdout.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("Estoy aquí.\n\nHace frío.\n")
+    from_file = run("translate", "--input", inputs, "--model-dir", model, "--greedy", "--batch-size", "2")
+    from_stdin = run("translate", "--input", "-", "--model-dir", model, "--greedy", stdin=inputs.read_text())
+    assert from_file.stdout == from_stdin.stdout == by_argument.stdout
+    as_json = run("translate", "Estoy aquí.", "--model-dir", model, "--json", "--n-best", "2")
+    record = json.loads(as_json.stdout)
+    assert record["source"] == "Estoy aquí." and len(record["n_best"]) == 2
+
+
+def test_translate_without_a_model_is_one_line(tmp_path):
+    assert_one_line_error(run("translate", "Hola", "--model-dir", tmp_path / "nowhere"), "nowhere", "no such model folder")
+
+
+def test_one_pair_corpus_is_one_line(tmp_path):
+    corpus = tmp_path / "one.tsv"
+    corpus.write_text("Hi.\tHola.\n")
+    assert_one_line_error(run("train", corpus, "--model-dir", tmp_path / "m", *TINY), "one.tsv")
+
+
+def test_bad_config_file_names_the_line(tmp_path):
+    options = tmp_path / "bad.yaml"
+    options.write_text("epochs: 2\nunits: [\n")
+    assert_one_line_error(run("train", TOY, "--model-dir", tmp_path / "m", "--config", options), "bad.yaml")
+
+
+def test_training_killed_mid_run_resumes_and_finishes(tmp_path):
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    command = [sys.executable, str(REPO / "cli.py"), "train", str(TOY), "--model-dir", str(model), "--epochs", "30",
+               "--checkpoint-every", "3", "--reverse", *TINY]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = model / "checkpoint" / "progress.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if progress.exists() and json.loads(progress.read_text())["step"] >= 6:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    step_at_kill = json.loads(progress.read_text())["step"]
+    assert 6 <= step_at_kill
+    resumed = run("train", TOY, "--model-dir", model, "--resume", "--epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at" in resumed.stdout
+    assert (model / "model.weights.h5").exists()
+    assert json.loads(progress.read_text())["step"] >= step_at_kill

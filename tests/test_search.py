@@ -1,0 +1,146 @@
+"""Greedy and beam search: scripted step functions, exhaustive search, a tiny model."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from translator.model import Seq2Seq
+from translator.search import beam_search, greedy_search, length_penalty, tile_beams
+
+START, END = 1, 2
+A, B, C = 4, 5, 6
+VOCAB = 7
+
+
+def markov(table):
+    """A step function whose next-token distribution depends only on the previous token."""
+    log_table = tf.math.log(tf.constant(table, tf.float32) + 1e-9)
+
+    def step(tokens, state):
+        return tf.gather(log_table, tokens), state
+
+    return step
+
+
+def table_with(rows):
+    table = np.full((VOCAB, VOCAB), 0.0)
+    for previous, probabilities in rows.items():
+        for token, p in probabilities.items():
+            table[previous, token] = p
+    return table
+
+
+# greedy takes A (0.6) and then wanders (0.3 at best); beam finds B END (0.4 * 0.9)
+TRAP = table_with({START: {A: 0.6, B: 0.4}, A: {A: 0.3, B: 0.3, C: 0.2, END: 0.2}, B: {END: 0.9, C: 0.1},
+                   C: {END: 1.0}})
+
+
+def dummy_state(n):
+    return [tf.zeros([n, 1])]
+
+
+def test_greedy_follows_the_local_best():
+    tokens, scores = greedy_search(markov(TRAP), dummy_state(1), tf.constant([4]), START, END)
+    assert tokens.numpy()[0].tolist()[:2] == [A, A]
+    assert scores.numpy()[0] < np.log(0.4 * 0.9)
+
+
+def test_beam_finds_the_better_sequence_and_ranks_n_best():
+    tokens, scores = beam_search(markov(TRAP), dummy_state(3), tf.constant([4]), START, END, beam_size=3, n_best=3)
+    assert tokens.numpy()[0, 0].tolist()[:2] == [B, END]
+    assert scores.numpy()[0, 0] == pytest.approx(np.log(0.4 * 0.9), abs=1e-5)
+    assert list(scores.numpy()[0]) == sorted(scores.numpy()[0], reverse=True)
+
+
+def test_finished_hypotheses_are_padded_with_end_never_extended():
+    tokens, _ = beam_search(markov(TRAP), dummy_state(3), tf.constant([6]), START, END, beam_size=3, n_best=3)
+    for row in tokens.numpy()[0]:
+        ended = list(row).index(END)
+        assert (row[ended:] == END).all()
+
+
+def test_length_limit_forces_the_end():
+    always_a = table_with({START: {A: 0.999, END: 0.001}, A: {A: 0.99, END: 0.01}})
+    tokens, _ = greedy_search(markov(always_a), dummy_state(2), tf.constant([3, 5]), START, END)
+    rows = tokens.numpy().tolist()
+    assert rows[0][:3] == [A, A, END] and rows[1] == [A, A, A, A, END]
+    beams, _ = beam_search(markov(always_a), dummy_state(4), tf.constant([3, 5]), START, END, beam_size=2, n_best=2)
+    for sentence, limit in zip(beams.numpy(), (3, 5)):
+        for row in sentence:
+            assert END in row[:limit].tolist()
+
+
+def test_length_penalty_favours_longer_hypotheses():
+    # END now: log 0.5 = -0.693; A END: log(0.45 * 0.9) = -0.904, but -0.904 / ((5 + 2) / 6) ** 2 = -0.664
+    table = table_with({START: {END: 0.5, A: 0.45, B: 0.05}, A: {END: 0.9, A: 0.1}})
+    plain, _ = beam_search(markov(table), dummy_state(2), tf.constant([6]), START, END, beam_size=2, alpha=0.0)
+    assert plain.numpy()[0, 0, 0] == END
+    long, _ = beam_search(markov(table), dummy_state(2), tf.constant([6]), START, END, beam_size=2, alpha=2.0)
+    assert long.numpy()[0, 0, 0] == A
+    assert float(length_penalty(1, 0.0)) == 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    keras.utils.set_random_seed(7)
+    config = dict(decoder="attention", cell="gru", units=8, embedding_dim=4, dropout=0.0)
+    return Seq2Seq(9, VOCAB, config=config).build_with_dummy_batch()
+
+
+SOURCES = tf.constant([[1, 4, 5, 2], [1, 6, 2, 0], [1, 7, 8, 2]], tf.int32)
+
+
+def model_step(model, prepared):
+    def step(tokens, state):
+        logits, new_state, _ = model.decoder.step(tokens, state, prepared)
+        return logits, new_state
+
+    return step
+
+
+def run_beam(model, sources, limits, beam_size, n_best=1):
+    prepared = tile_beams(model.encode(sources), beam_size)
+    return beam_search(model_step(model, prepared), model.decoder.initial_state(prepared), limits, START, END,
+                       beam_size, n_best=n_best)
+
+
+def test_beam_of_one_is_greedy(tiny_model):
+    limits = tf.constant([6, 6, 6])
+    prepared = tiny_model.encode(SOURCES)
+    greedy_tokens, greedy_scores = greedy_search(model_step(tiny_model, prepared),
+                                                 tiny_model.decoder.initial_state(prepared), limits, START, END)
+    beam_tokens, beam_scores = run_beam(tiny_model, SOURCES, limits, beam_size=1)
+    assert beam_tokens.numpy()[:, 0].tolist() == greedy_tokens.numpy().tolist()
+    np.testing.assert_allclose(beam_scores.numpy()[:, 0], greedy_scores.numpy(), rtol=1e-5)
+
+
+def exhaustive_best(model, source, limit):
+    """Score every sequence that ends with END within `limit` tokens; the best (tokens, score)."""
+    prepared = model.encode(source[None, :])
+    step = model_step(model, prepared)
+    best = (None, -np.inf)
+    words = [t for t in range(VOCAB) if t != END]
+    for length in range(limit):
+        for body in itertools.product(words, repeat=length):
+            sequence = list(body) + [END]
+            state, previous, score = model.decoder.initial_state(prepared), START, 0.0
+            for token in sequence:
+                logits, state = step(tf.constant([previous]), state)
+                score += float(tf.nn.log_softmax(logits)[0, token])
+                previous = token
+            if score > best[1]:
+                best = (sequence, score)
+    return best
+
+
+def test_beam_as_wide_as_the_vocabulary_matches_exhaustive_search(tiny_model):
+    limit = 3
+    tokens, scores = run_beam(tiny_model, SOURCES, tf.constant([limit] * 3), beam_size=VOCAB)
+    for i in range(3):
+        sequence, score = exhaustive_best(tiny_model, SOURCES[i], limit)
+        found = tokens.numpy()[i, 0].tolist()
+        assert found[: found.index(END) + 1] == sequence
+        assert scores.numpy()[i, 0] == pytest.approx(score, abs=1e-4)
