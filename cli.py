@@ -269,9 +269,54 @@ def not_landed(name: str, issue: str):
     return placeholder
 
 
-not_landed("evaluate", "the evaluation issue (#5)")
+@cli.command()
+@click.argument("test_file", type=click.Path(path_type=Path))
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
+@click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
+@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write `source<TAB>hypothesis` lines here.")
+def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, output):
+    """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
+
+    TEST_FILE is read in the direction the model was trained in; each unique
+    source sentence is translated once and scored against all its references.
+    """
+    load_tensorflow()
+    from translator.errors import OptionError
+    from translator.evaluate import evaluate as run_evaluation
+    from translator.evaluate import format_report
+    from translator.translator import SearchConfig, Translator
+
+    if beam_size < 1:
+        raise OptionError("--beam-size must be at least 1")
+    translator = Translator.load(model_dir)
+    report = run_evaluation(translator, test_file, SearchConfig(beam_size=beam_size, greedy=greedy,
+                                                                length_penalty=length_penalty), output)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
 not_landed("compare", "the evaluation issue (#5)")
-not_landed("export", "the inference issue (#4)")
+
+
+@cli.command()
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the SavedModel (must not exist).")
+@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
+@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+def export(model_dir, out, beam_size, length_penalty):
+    """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
+
+    It loads with plain TensorFlow and tensorflow-text, without this package.
+    """
+    load_tensorflow()
+    from translator.export import export_saved_model
+    from translator.translator import SearchConfig, Translator
+
+    search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, greedy=beam_size == 1)
+    path = export_saved_model(Translator.load(model_dir), out, search)
+    click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 
 def main(argv=None) -> int:

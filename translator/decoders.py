@@ -230,15 +230,29 @@ class AttentionDecoder(TokenFedDecoder):
     def prepare(self, encoded):
         return {**encoded, "keys": self.attention.keys(encoded["memory"])}
 
-    def step(self, tokens, state, prepared, training=False):
+    def attend_and_recur(self, embedded, state, prepared, training=False):
+        """One step up to the new state: (s_t [batch, units], c_t [batch, width], new state, alpha_t)."""
         context, weights = self.attention(state[0], prepared["keys"], prepared["memory"], prepared["mask"])
-        inputs = ops.concatenate([self.embedding(tokens), context], axis=-1)
-        output, new_state = self.rnn.cell(inputs, state, training=training)
-        logits = self.output_layer(output, self.output_layer.context_share(context))
-        return logits, list(new_state), weights
+        output, new_state = self.rnn.cell(ops.concatenate([embedded, context], axis=-1), state, training=training)
+        return output, context, list(new_state), weights
+
+    def step(self, tokens, state, prepared, training=False):
+        output, context, state, weights = self.attend_and_recur(self.embedding(tokens), state, prepared, training)
+        return self.output_layer(output, self.output_layer.context_share(context)), state, weights
 
     def teacher_forced(self, target_in, prepared, training):
-        return self.unroll(target_in, prepared, None, training)
+        """The loop carries only the state; the output layer, the costliest matmul by far
+        ([units + width] x vocab), then runs once over all steps instead of once per step."""
+
+        def one_step(state, inputs):
+            output, context, state, _ = self.attend_and_recur(inputs[0], state, prepared, training)
+            return state, (output, context)
+
+        embedded = ops.transpose(self.embedding(target_in), (1, 0, 2))  # [T, batch, embedding]
+        dtypes = (self.compute_dtype, self.compute_dtype)
+        _, (outputs, contexts) = scan_steps(one_step, self.initial_state(prepared), (embedded,), dtypes)
+        outputs, contexts = ops.transpose(outputs, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2))
+        return self.output_layer(outputs, self.output_layer.context_share(contexts))
 
     def attention_weights(self, target_in, encoded):
         """alpha for every step, teacher-forced: [batch, T, src_len]."""

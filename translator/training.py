@@ -205,10 +205,9 @@ class Trainer:
             self.save_checkpoint()  # a NaN in the first steps rolls back to the initial weights
         try:
             while p.epoch < t.epochs and not p.stopped_because:
-                self._run_epoch(started)
-                if p.stopped_because:
-                    break
-                self._end_epoch(started)
+                outcome = self._run_epoch(started)
+                if outcome != "rolled back":
+                    self._evaluate(started, completed=outcome == "completed")
         except KeyboardInterrupt:
             p.seconds = time.monotonic() - started
             self.save_checkpoint()
@@ -223,7 +222,8 @@ class Trainer:
         self.write_summary()
         return p
 
-    def _run_epoch(self, started: float):
+    def _run_epoch(self, started: float) -> str:
+        """Train on the rest of the current epoch -> "completed", "budget spent" or "rolled back"."""
         t, p = self.config.training, self.progress
         batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch, max_length=t.max_length)
         batches = batches.skip(p.batch_in_epoch)
@@ -233,8 +233,9 @@ class Trainer:
             teacher = teacher_forcing_probability(t, p.step)
             loss = float(self._train_step(batch, tf.constant(1.0 if teacher is None else teacher, tf.float32)))
             if not math.isfinite(loss):
+                bar.close()
                 self._recover_from_nan(loss)
-                return  # the epoch restarts from the checkpoint's position
+                return "rolled back"  # the run goes on from the checkpoint's position
             p.step += 1
             p.batch_in_epoch += 1
             p.tokens += int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32)))
@@ -247,8 +248,10 @@ class Trainer:
                 p.seconds = time.monotonic() - started
                 self.save_checkpoint()
             if self._budget_spent(started):
-                break
+                bar.close()
+                return "budget spent"
         bar.close()
+        return "completed"
 
     def _budget_spent(self, started: float) -> bool:
         t, p = self.config.training, self.progress
@@ -258,27 +261,30 @@ class Trainer:
             p.stopped_because = f"--max-minutes {t.max_minutes:g} reached"
         return bool(p.stopped_because)
 
-    def _end_epoch(self, started: float):
+    def _evaluate(self, started: float, completed: bool):
+        """Dev loss at the end of an epoch, or where a budget stopped one: keep the best weights."""
         t, p = self.config.training, self.progress
         dev = self.dev_loss()
         p.seconds = time.monotonic() - started
         improved = dev < p.best_dev_loss
-        p.history.append({"epoch": p.epoch + 1, "step": p.step, "dev_loss": dev, "minutes": p.seconds / 60,
+        p.history.append({"epoch": p.epoch + 1, "complete": completed, "step": p.step, "dev_loss": dev,
+                          "minutes": p.seconds / 60,
                           "learning_rate": learning_rate(t, p.step, p.lr_scale),
                           "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9)})
         with self.writer.as_default(step=p.step):
             tf.summary.scalar("dev/loss", dev)
-        self.echo(f"epoch {p.epoch + 1}/{t.epochs}: dev loss {dev:.4f}{' (best, saved)' if improved else ''}, "
-                  f"{p.seconds / 60:.1f} min")
+        self.echo(f"epoch {p.epoch + 1}/{t.epochs}{'' if completed else ' (stopped early)'}: dev loss {dev:.4f}"
+                  f"{' (best, saved)' if improved else ''}, step {p.step}, {p.seconds / 60:.1f} min")
         if improved:
             p.best_dev_loss, p.bad_epochs = dev, 0
             self.save_weights()
-        else:
+        elif completed:  # a budget's partial epoch must not change when a resumed run stops early
             p.bad_epochs += 1
             if p.bad_epochs >= t.patience:
                 p.stopped_because = f"early stop: no dev improvement for {t.patience} epochs"
-        p.epoch += 1
-        p.batch_in_epoch = 0
+        if completed:
+            p.epoch += 1
+            p.batch_in_epoch = 0
         self.save_checkpoint()
 
     def _recover_from_nan(self, loss: float):

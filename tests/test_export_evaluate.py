@@ -1,0 +1,77 @@
+"""evaluate by the benchmark protocol, and a SavedModel usable without this package."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from translator.corpus import CorpusFormat, read_corpus
+from translator.evaluate import TestSet, score
+from translator.export import export_saved_model
+from translator.translator import SearchConfig, Translator
+
+TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+
+
+def test_references_are_grouped_per_unique_source():
+    pairs = pd.DataFrame({"source": ["a", "b", "a"], "target": ["x", "y", "z"]})
+    test = TestSet.from_pairs(pairs)
+    assert test.sources == ["a", "b"] and test.references == [["x", "z"], ["y"]]
+    assert test.reference_streams() == [["x", "y"], ["z", None]]
+
+
+def test_a_second_reference_counts():
+    test = TestSet(["a", "b"], [["the cat sat on the mat", "a cat is on the mat"], ["hello there friend"]])
+    one = score(["a cat is on the mat", "hello there friend"], test)
+    assert one["bleu"] == 100.0 and one["exact_match"] == 1.0
+    only_first = score(["a cat is on the mat", "hello there friend"], TestSet(test.sources, [["the cat sat on the mat"], ["hello there friend"]]))
+    assert only_first["bleu"] < 100.0
+
+
+def test_bleu_is_lowercased():
+    test = TestSet(["a"], [["The Cat sat on the mat today"]])
+    assert score(["the cat sat on the mat today"], test)["bleu"] == 100.0
+
+
+def test_evaluate_command_on_the_memorised_model(toy_model, tmp_path):
+    hypotheses = tmp_path / "hyps.tsv"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "evaluate", str(TOY), "--model-dir", str(toy_model), "--json",
+         "--output", str(hypotheses), "--greedy"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["bleu"] == 100.0 and report["exact_match"] == 1.0 and report["sentences"] == 54
+    first = hypotheses.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert first == ["Estoy aquí.", "I am here."]  # read in the model's direction (Spanish -> English)
+
+
+LOADER = """
+import sys, json
+import tensorflow as tf, tensorflow_text  # noqa: F401
+assert "translator" not in sys.modules
+translate = tf.saved_model.load(sys.argv[1]).signatures["translate"]
+out = translate(sentences=tf.constant(json.loads(sys.stdin.read())))
+print(json.dumps({"translation": [t.decode("utf-8") for t in out["translation"].numpy()],
+                  "score": [float(s) for s in out["score"].numpy()],
+                  "modules": sorted(m for m in sys.modules if m.startswith("translator"))}))
+"""
+
+
+def test_saved_model_translates_without_this_package(toy_model, tmp_path):
+    translator = Translator.load(toy_model)
+    sentences = list(read_corpus(TOY, CorpusFormat(reverse=True)).pairs.source[:10]) + ["¿Dónde está el gato?"]
+    search = SearchConfig(beam_size=3)
+    export_saved_model(translator, tmp_path / "saved", search)
+    result = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "saved")], input=json.dumps(sentences),
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["modules"] == []
+    expected = translator.translate(sentences, search)
+    assert loaded["translation"] == [t.text for t in expected]
+    assert loaded["score"] == pytest.approx([t.score for t in expected], abs=1e-5)

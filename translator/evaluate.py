@@ -1,0 +1,87 @@
+"""Scoring translations by the benchmark protocol of ../shared/corpora/README.md.
+
+One hypothesis per unique source sentence; its references are all target
+sentences paired with it in the test file; sacrebleu corpus BLEU (lowercase,
+13a tokenizer) and corpus chrF.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sacrebleu
+
+from translator.corpus import read_corpus
+from translator.files import write_text_atomically
+from translator.translator import SearchConfig, Translator
+
+BATCH_SIZE = 64
+
+
+@dataclass
+class TestSet:
+    sources: list[str]  # unique, in order of first appearance
+    references: list[list[str]]  # all references of each source
+
+    @classmethod
+    def from_pairs(cls, pairs: pd.DataFrame) -> "TestSet":
+        grouped = pairs.groupby("source", sort=False)["target"].agg(list)
+        return cls(list(grouped.index), list(grouped.values))
+
+    def reference_streams(self) -> list[list[str | None]]:
+        """sacrebleu's layout: stream k holds every source's k-th reference (None where it has fewer)."""
+        depth = max(map(len, self.references))
+        return [[refs[k] if k < len(refs) else None for refs in self.references] for k in range(depth)]
+
+
+def score(hypotheses: list[str], test: TestSet) -> dict:
+    """BLEU, chrF, exact-match rate and length ratio of `hypotheses` against `test`."""
+    streams = test.reference_streams()
+    bleu_metric = sacrebleu.BLEU(lowercase=True, tokenize="13a")
+    bleu = bleu_metric.corpus_score(hypotheses, streams)
+    chrf = sacrebleu.CHRF().corpus_score(hypotheses, streams)
+    exact = sum(h in refs for h, refs in zip(hypotheses, test.references)) / len(hypotheses)
+    return {
+        "bleu": round(bleu.score, 2),
+        "chrf": round(chrf.score, 2),
+        "exact_match": round(exact, 4),
+        "length_ratio": round(bleu.sys_len / max(bleu.ref_len, 1), 4),
+        "sentences": len(hypotheses),
+        "signature": str(bleu_metric.get_signature()),
+    }
+
+
+def translate_all(translator: Translator, sources: list[str], search: SearchConfig) -> tuple[list[str], float]:
+    """Hypotheses for `sources` in batches, and the seconds it took."""
+    started = time.perf_counter()
+    hypotheses = []
+    for start in range(0, len(sources), BATCH_SIZE):
+        hypotheses += [t.text for t in translator.translate(sources[start : start + BATCH_SIZE], search)]
+    return hypotheses, time.perf_counter() - started
+
+
+def evaluate(translator: Translator, test_file: Path, search: SearchConfig, output: Path | None = None) -> dict:
+    """Translate the test file's unique sources in the model's direction and score them."""
+    test = TestSet.from_pairs(read_corpus(test_file, translator.config.data).pairs)
+    hypotheses, seconds = translate_all(translator, test.sources, search)
+    if output is not None:
+        write_text_atomically(output, "".join(f"{s}\t{h}\n" for s, h in zip(test.sources, hypotheses)))
+    return {
+        "test_file": str(test_file),
+        "search": "greedy" if search.greedy or search.beam_size == 1 else f"beam {search.beam_size}",
+        "length_penalty": search.length_penalty,
+        **score(hypotheses, test),
+        "sentences_per_s": round(len(hypotheses) / seconds, 1),
+    }
+
+
+def format_report(report: dict) -> str:
+    table = pd.DataFrame(
+        [{"search": report["search"], "BLEU": report["bleu"], "chrF": report["chrf"],
+          "exact match": f"{100 * report['exact_match']:.1f} %", "length ratio": report["length_ratio"],
+          "sentences": report["sentences"], "sentences/s": report["sentences_per_s"]}]
+    )
+    return f"{report['test_file']}\n{table.to_string(index=False)}\n{report['signature']}"

@@ -1,0 +1,43 @@
+"""A TensorFlow SavedModel with a `translate` signature: strings in, strings out, beam search inside.
+
+Loading it needs TensorFlow and tensorflow-text (for its text ops) but not
+this package:
+
+    import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the ops)
+    translate = tf.saved_model.load(PATH).signatures["translate"]
+    translate(tf.constant(["¿Dónde está la biblioteca?"]))["translation"]
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from translator.errors import OptionError
+from translator.translator import SearchConfig, Translator
+
+
+def export_saved_model(translator: Translator, out: Path, search: SearchConfig) -> Path:
+    """Write the SavedModel to `out` (beside, then renamed into place)."""
+    out = Path(out)
+    if out.exists():
+        raise OptionError(f"{out} already exists; remove it or choose another --out")
+    search_fn = translator.compiled(search)
+
+    def translate(sentences):
+        texts, scores = search_fn(sentences)
+        return {"translation": texts[:, 0], "score": scores[:, 0]}
+
+    archive = keras.export.ExportArchive()
+    archive.track(translator.model)
+    archive.track(translator.source_tokenizer)
+    archive.track(translator.target_tokenizer)
+    archive.add_endpoint("translate", translate, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    archive.write_out(str(partial), verbose=False)
+    partial.replace(out)
+    return out
