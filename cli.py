@@ -17,6 +17,11 @@ import click
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "models" / "spa-eng"
+TRAIN_DEFAULT_MODEL = (
+    "python cli.py train ../shared/corpora/spa-eng/train.tsv --reverse --dev ../shared/corpora/spa-eng/dev.tsv "
+    "--model-dir data/models/spa-eng"
+)
 
 
 def corpus_options(function):
@@ -137,64 +142,160 @@ def choice_of(names):
     return click.Choice(list(names), case_sensitive=False)
 
 
+VARIANT_OPTIONS = [
+    click.option("--decoder", default="attention", show_default=True, type=choice_of(["init", "context", "feedback", "attention"]), help="init: c is the initial state only; context: c at every step; feedback: c and the previous token; attention: Bahdanau."),
+    click.option("--cell", default="gru", show_default=True, type=choice_of(["rnn", "lstm", "gru"])),
+]
+MODEL_OPTIONS = [
+    click.option("--embedding-dim", default=128, show_default=True),
+    click.option("--units", default=256, show_default=True),
+    click.option("--layers", default=1, show_default=True, help="Encoder layers."),
+    click.option("--bidirectional/--unidirectional", default=True, show_default=True, help="Encoder direction."),
+    click.option("--context", default="last", show_default=True, type=choice_of(["last", "dense", "mean"]), help="c = h_N, tanh(q h_N), or tanh(q mean h_j)."),
+    click.option("--dropout", default=0.1, show_default=True, help="Between encoder layers."),
+    click.option("--vocab-size", default=8000, show_default=True, help="Per language, reserved tokens included."),
+    click.option("--tokenizer", default="wordpiece", show_default=True, type=choice_of(["wordpiece", "word"])),
+    click.option("--lowercase", is_flag=True, help="Lowercase all text."),
+    click.option("--strip-accents", is_flag=True, help="Remove accents (NFKD); the default keeps them (NFC)."),
+]
+TRAINING_OPTIONS = [
+    click.option("--batch-size", default=64, show_default=True),
+    click.option("--max-length", default=50, show_default=True, help="Tokens per side; longer pairs are dropped (or --truncate'd)."),
+    click.option("--truncate", is_flag=True, help="Truncate long pairs instead of dropping them."),
+    click.option("--epochs", default=10, show_default=True),
+    click.option("--max-minutes", type=float, help="Stop after this much training time."),
+    click.option("--max-steps", type=int, help="Stop after this many steps."),
+    click.option("--learning-rate", default=1e-3, show_default=True),
+    click.option("--warmup-steps", default=200, show_default=True),
+    click.option("--decay-steps", default=20000, show_default=True, help="The learning rate halves every this many steps."),
+    click.option("--clip-norm", default=5.0, show_default=True, help="Clip gradients to this global norm; 0 turns clipping off."),
+    click.option("--label-smoothing", default=0.0, show_default=True),
+    click.option("--teacher-forcing", default="always", show_default=True, type=choice_of(["always", "never", "scheduled"]), help="Feed the true previous token (always), the model's own prediction (never), or the true one with a decaying probability (scheduled). Affects only the feedback and attention decoders: init and context never see the previous token."),
+    click.option("--schedule", default="inverse-sigmoid", show_default=True, type=choice_of(["linear", "exponential", "inverse-sigmoid"]), help="Decay of the true-token probability under --teacher-forcing scheduled."),
+    click.option("--schedule-steps", default=5000, show_default=True, help="Step where that probability reaches 0.5 (0 for linear)."),
+    click.option("--patience", default=3, show_default=True, help="Epochs without dev improvement before stopping."),
+    click.option("--checkpoint-every", default=500, show_default=True, help="Steps between checkpoints."),
+    click.option("--seed", default=1, show_default=True),
+]
+
+
+def with_options(options):
+    def apply(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+def run_config(corpus_flags, model_options, training_options, decoder="attention", cell="gru"):
+    """A RunConfig from the parsed options (model_options and training_options are consumed)."""
+    from translator.config import RunConfig, TrainingConfig
+    from translator.model import ModelConfig
+    from translator.text import TextConfig
+
+    text = TextConfig(kind=model_options.pop("tokenizer"), vocab_size=model_options.pop("vocab_size"),
+                      lowercase=model_options.pop("lowercase"), strip_accents=model_options.pop("strip_accents"))
+    return RunConfig(
+        data=corpus_format(**corpus_flags),
+        source_text=text,
+        target_text=text,
+        model=ModelConfig(decoder=decoder, cell=cell, **model_options),
+        training=TrainingConfig(**training_options),
+    )
+
+
+def split_options(options):
+    """(corpus flags, model and text options, training options) out of one **kwargs of a command."""
+    from dataclasses import fields
+
+    from translator.config import TrainingConfig
+    from translator.model import ModelConfig
+
+    text_names = ("tokenizer", "vocab_size", "lowercase", "strip_accents")
+    corpus = {k: options.pop(k) for k in ("reverse", "source_column", "target_column", "skip_bad_lines")}
+    model = {f.name: options.pop(f.name) for f in fields(ModelConfig) if f.name in options}
+    model |= {k: options.pop(k) for k in text_names}
+    training = {f.name: options.pop(f.name) for f in fields(TrainingConfig) if f.name in options}
+    return corpus, model, training
+
+
 @cli.command()
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="Folder for the model, its checkpoints and logs.")
 @click.option("--dev", type=click.Path(path_type=Path), help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
 @corpus_options
-@click.option("--decoder", default="attention", show_default=True, type=choice_of(["init", "context", "feedback", "attention"]), help="init: c is the initial state only; context: c at every step; feedback: c and the previous token; attention: Bahdanau.")
-@click.option("--cell", default="gru", show_default=True, type=choice_of(["rnn", "lstm", "gru"]))
-@click.option("--embedding-dim", default=128, show_default=True)
-@click.option("--units", default=256, show_default=True)
-@click.option("--layers", default=1, show_default=True, help="Encoder layers.")
-@click.option("--bidirectional/--unidirectional", default=True, show_default=True, help="Encoder direction.")
-@click.option("--context", default="last", show_default=True, type=choice_of(["last", "dense", "mean"]), help="c = h_N, tanh(q h_N), or tanh(q mean h_j).")
-@click.option("--dropout", default=0.1, show_default=True, help="Between encoder layers.")
-@click.option("--vocab-size", default=8000, show_default=True, help="Per language, reserved tokens included.")
-@click.option("--tokenizer", default="wordpiece", show_default=True, type=choice_of(["wordpiece", "word"]))
-@click.option("--lowercase", is_flag=True, help="Lowercase all text.")
-@click.option("--strip-accents", is_flag=True, help="Remove accents (NFKD); the default keeps them (NFC).")
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--max-length", default=50, show_default=True, help="Tokens per side; longer pairs are dropped (or --truncate'd).")
-@click.option("--truncate", is_flag=True, help="Truncate long pairs instead of dropping them.")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--max-minutes", type=float, help="Stop after this much training time.")
-@click.option("--max-steps", type=int, help="Stop after this many steps.")
-@click.option("--learning-rate", default=1e-3, show_default=True)
-@click.option("--warmup-steps", default=200, show_default=True)
-@click.option("--decay-steps", default=20000, show_default=True, help="The learning rate halves every this many steps.")
-@click.option("--clip-norm", default=5.0, show_default=True, help="Clip gradients to this global norm; 0 turns clipping off.")
-@click.option("--label-smoothing", default=0.0, show_default=True)
-@click.option("--teacher-forcing", default="always", show_default=True, type=choice_of(["always", "never", "scheduled"]), help="Feed the true previous token (always), the model's own prediction (never), or the true one with a decaying probability (scheduled). Affects only the feedback and attention decoders: init and context never see the previous token.")
-@click.option("--schedule", default="inverse-sigmoid", show_default=True, type=choice_of(["linear", "exponential", "inverse-sigmoid"]), help="Decay of the true-token probability under --teacher-forcing scheduled.")
-@click.option("--schedule-steps", default=5000, show_default=True, help="Step where that probability reaches 0.5 (0 for linear).")
-@click.option("--patience", default=3, show_default=True, help="Epochs without dev improvement before stopping.")
-@click.option("--checkpoint-every", default=500, show_default=True, help="Steps between checkpoints.")
-@click.option("--seed", default=1, show_default=True)
+@with_options(VARIANT_OPTIONS + MODEL_OPTIONS + TRAINING_OPTIONS)
 @click.option("--resume", is_flag=True, help="Continue the run saved in --model-dir exactly where it stopped.")
 @click.option("--force", is_flag=True, help="Train a new model over the one in --model-dir.")
-def train(corpus, model_dir, dev, reverse, source_column, target_column, skip_bad_lines, decoder, cell, embedding_dim,
-          units, layers, bidirectional, context, dropout, vocab_size, tokenizer, lowercase, strip_accents, resume, force,
-          **training_options):
+def train(corpus, model_dir, dev, decoder, cell, resume, force, **options):
     """Train a model on CORPUS (TSV, CSV or Anki .zip) into --model-dir."""
     load_tensorflow()
-    from translator.config import RunConfig, TrainingConfig
-    from translator.model import ModelConfig
-    from translator.text import TextConfig
     from translator.training import train as run_training
 
-    text = TextConfig(kind=tokenizer, vocab_size=vocab_size, lowercase=lowercase, strip_accents=strip_accents)
-    config = RunConfig(
-        data=corpus_format(reverse, source_column, target_column, skip_bad_lines),
-        source_text=text,
-        target_text=text,
-        model=ModelConfig(decoder=decoder, cell=cell, embedding_dim=embedding_dim, units=units, layers=layers,
-                          bidirectional=bidirectional, context=context, dropout=dropout),
-        training=TrainingConfig(**training_options),
-    )
+    corpus_flags, model_options, training_options = split_options(options)
+    config = run_config(corpus_flags, model_options, training_options, decoder, cell)
     budget = {k: training_options[k] for k in ("epochs", "max_minutes", "max_steps")}
     run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget)
+
+
+def comma_list(kind):
+    def parse(_context, _param, value):
+        from translator.errors import OptionError
+
+        try:
+            return [kind(item.strip()) for item in value.split(",") if item.strip()]
+        except ValueError:
+            raise OptionError(f"expected a comma-separated list of {kind.__name__}s, got '{value}'") from None
+
+    return parse
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the variants, results.csv/.md and plots; run again to continue.")
+@click.option("--decoders", default="init,context,feedback,attention", show_default=True, callback=comma_list(str))
+@click.option("--cells", default="gru", show_default=True, callback=comma_list(str))
+@click.option("--seeds", default="1", show_default=True, callback=comma_list(int), help="Several seeds give mean, spread and significance.")
+@click.option("--dev", type=click.Path(path_type=Path), help="Dev corpus; without it one split is held out from CORPUS for all variants.")
+@click.option("--test", type=click.Path(path_type=Path), help="Also score every variant on this test file.")
+@click.option("--beam-sizes", default="1,5", show_default=True, callback=comma_list(int))
+@click.option("--length-penalties", default="0", show_default=True, callback=comma_list(float))
+@click.option("--quick", is_flag=True, help=f"A preset that finishes in about 10 minutes here: 20,000 short pairs, small models, 1.5 minutes each.")
+@click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
+@corpus_options
+@with_options(MODEL_OPTIONS + TRAINING_OPTIONS)
+def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, length_penalties, quick, **options):
+    """Train each decoder (and cell, and seed) on identical data, sizes and budget, then score them side by side."""
+    load_tensorflow()
+    from translator.compare import compare as run_compare
+    from translator.config import DECODER_NAMES, check_names
+
+    check_names("--decoders", decoders, DECODER_NAMES)
+    check_names("--cells", cells, ("rnn", "lstm", "gru"))
+    corpus_flags, model_options, training_options = split_options(options)
+    if quick:
+        model_options |= {"embedding_dim": 64, "units": 128, "vocab_size": 2000}
+        training_options |= {"max_minutes": training_options["max_minutes"] or 1.5, "epochs": 20, "warmup_steps": 100}
+    config = run_config(corpus_flags, model_options, training_options)
+    table = run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
+                        length_penalties=length_penalties, quick=quick, echo=click.echo)
+    click.echo((out_dir / "results.md").read_text())
+    click.echo(f"results: {out_dir / 'results.csv'}, {out_dir / 'summary.md'}, plots: curves.png, bleu.png, beam.png")
+
+
+def load_translator(model_dir):
+    """The model in `model_dir`, or the default model, with a hint to train it when it is missing or damaged."""
+    from translator.errors import ModelDirError
+    from translator.translator import Translator
+
+    if model_dir is not None:
+        return Translator.load(model_dir)
+    try:
+        return Translator.load(DEFAULT_MODEL)
+    except ModelDirError as error:
+        raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
 def read_sentences(sentences, input_file):
@@ -224,25 +325,35 @@ def batches_of(items, size):
 
 @cli.command()
 @click.argument("sentences", nargs=-1)
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
-@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
+@click.option("--beam-size", type=int, help="1 is greedy [default: the best found by `compare` on dev, else 5].")
 @click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
-@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: as --beam-size].")
 @click.option("--n-best", default=1, show_default=True, help="Hypotheses per sentence (with --json).")
 @click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
-def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalty, n_best, batch_size, as_json):
+@click.option("--plot-attention", type=click.Path(path_type=Path), help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
+def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalty, n_best, batch_size, as_json,
+              plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     load_tensorflow()
     from translator.errors import OptionError
-    from translator.translator import SearchConfig, Translator
+    from translator.translator import SearchConfig
 
+    translator = load_translator(model_dir)
+    default = translator.default_search
+    beam_size = default.beam_size if beam_size is None else beam_size
+    length_penalty = default.length_penalty if length_penalty is None else length_penalty
     if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1) or batch_size < 1:
         raise OptionError("--beam-size and --batch-size must be at least 1, and --n-best at most --beam-size")
     search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=greedy)
-    translator = Translator.load(model_dir)
+    if plot_attention and not translator.has_attention:
+        raise OptionError(f"--plot-attention: this model's '{translator.config.model.decoder}' decoder has no "
+                          "attention weights to draw; only models trained with --decoder attention have them")
+    first = None
     for batch in batches_of(read_sentences(sentences, input_file), batch_size):
+        first = first if first is not None else batch[0]
         for source, result in zip(batch, translator.translate(batch, search)):
             if as_json:
                 click.echo(json.dumps({"source": source, "translation": result.text, "score": result.score,
@@ -250,28 +361,17 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
                                       ensure_ascii=False))
             else:
                 click.echo(result.text)
+    if plot_attention and first is not None:
+        from translator.plots import plot_attention as draw
 
-
-def not_landed(name: str, issue: str):
-    """A command whose issue has not landed yet: it says so instead of pretending."""
-
-    @cli.command(
-        name,
-        help=f"(not available yet: {issue})",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-        add_help_option=False,
-    )
-    def placeholder():
-        from translator.errors import TranslatorError
-
-        raise TranslatorError(f"'{name}' is not available yet: it comes with {issue}")
-
-    return placeholder
+        source_tokens, output_tokens, weights = translator.attention(first, search)
+        draw(source_tokens, output_tokens, weights, plot_attention, title=first)
+        click.echo(f"attention heatmap of the first sentence: {plot_attention}", err=True)
 
 
 @cli.command()
 @click.argument("test_file", type=click.Path(path_type=Path))
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
 @click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
 @click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
@@ -287,21 +387,31 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
     from translator.errors import OptionError
     from translator.evaluate import evaluate as run_evaluation
     from translator.evaluate import format_report
-    from translator.translator import SearchConfig, Translator
+    from translator.translator import SearchConfig
 
     if beam_size < 1:
         raise OptionError("--beam-size must be at least 1")
-    translator = Translator.load(model_dir)
+    translator = load_translator(model_dir)
     report = run_evaluation(translator, test_file, SearchConfig(beam_size=beam_size, greedy=greedy,
                                                                 length_penalty=length_penalty), output)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
-not_landed("compare", "the evaluation issue (#5)")
+@cli.command()
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+def shrink(model_dir):
+    """Store the model's weights in float16: half the size, for distribution."""
+    load_tensorflow()
+    from translator.translator import Translator
+    from translator.weights import shrink_weights
+
+    Translator.load(model_dir)  # refuses a damaged folder before anything is rewritten
+    before, after = shrink_weights(model_dir)
+    click.echo(f"{model_dir}: weights {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB (float16)")
 
 
 @cli.command()
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the SavedModel (must not exist).")
 @click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
 @click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
@@ -312,10 +422,10 @@ def export(model_dir, out, beam_size, length_penalty):
     """
     load_tensorflow()
     from translator.export import export_saved_model
-    from translator.translator import SearchConfig, Translator
+    from translator.translator import SearchConfig
 
     search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, greedy=beam_size == 1)
-    path = export_saved_model(Translator.load(model_dir), out, search)
+    path = export_saved_model(load_translator(model_dir), out, search)
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 

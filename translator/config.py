@@ -86,6 +86,15 @@ class RunConfig:
             raise ModelDirError(f"{path}: damaged config ({error})") from None
 
 
+DECODER_NAMES = ("init", "context", "feedback", "attention")
+
+
+def check_names(option: str, names, allowed) -> None:
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise OptionError(f"{option}: unknown or missing {', '.join(unknown) or 'value'}; choose from {', '.join(allowed)}")
+
+
 PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextConfig,
          "model": ModelConfig, "training": TrainingConfig}
 

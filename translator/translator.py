@@ -6,6 +6,7 @@ tf.function per search setting, so a batch costs one call from Python.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from translator.config import RunConfig
 from translator.errors import ModelDirError
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
-from translator.text import END_ID, PAD_ID, START_ID, Tokenizer
+from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
 from translator.training import WEIGHTS
 
 REQUIRED_FILES = ("config.json", "source_tokenizer.json", "target_tokenizer.json", WEIGHTS)
@@ -37,8 +38,9 @@ class Translation:
 
 
 class Translator:
-    def __init__(self, model: Seq2Seq, config: RunConfig, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer):
-        self.model, self.config = model, config
+    def __init__(self, model: Seq2Seq, config: RunConfig, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
+                 model_dir: Path | None = None):
+        self.model, self.config, self.model_dir = model, config, model_dir
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
         self._compiled = {}
@@ -59,7 +61,7 @@ class Translator:
             model.load_weights(model_dir / WEIGHTS)
         except Exception as error:  # h5py and Keras raise many kinds for a damaged file
             raise ModelDirError(f"{model_dir / WEIGHTS}: damaged weights ({str(error).splitlines()[0][:200]})") from None
-        return cls(model, config, source, target)
+        return cls(model, config, source, target, model_dir)
 
     # --- in-graph pieces ---------------------------------------------------------------
     def encode_source(self, texts):
@@ -104,6 +106,32 @@ class Translator:
         return self._compiled[search]
 
     # --- the Python API --------------------------------------------------------------
+    @property
+    def default_search(self) -> SearchConfig:
+        """The beam setting `compare` found best on dev (search.json in the folder), else the default."""
+        try:
+            saved = json.loads((Path(self.model_dir) / "search.json").read_text(encoding="utf-8"))
+            return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return SearchConfig()
+
+    @property
+    def has_attention(self) -> bool:
+        return hasattr(self.model.decoder, "attention_weights")
+
+    def attention(self, sentence: str, search: SearchConfig = SearchConfig()):
+        """(source tokens, output tokens, weights [output, source]) for one sentence's translation."""
+        if not self.has_attention:
+            raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
+        output = self.translate([sentence], search)[0].text
+        source, _ = self.encode_source(tf.constant([sentence]))
+        target = self.target_tokenizer.tokenize(tf.constant([output]))
+        target_in = tf.concat([[[START_ID]], tf.cast(target.to_tensor(), tf.int32)], axis=1)
+        weights = self.model.decoder.attention_weights(target_in, self.model.encoder(source))[0].numpy()
+        source_tokens = [self.source_tokenizer.vocab[i].replace(GLUE, "") for i in source[0].numpy()]
+        output_tokens = [self.target_tokenizer.vocab[i].replace(GLUE, "") for i in target[0].numpy()] + ["[END]"]
+        return source_tokens, output_tokens, weights
+
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
         results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
