@@ -1,0 +1,218 @@
+#!/usr/bin/env python
+"""Benchmark: training and decoding speed per decoder on this machine; prints a table, writes JSON.
+
+    python bench/run.py [--quick] [--config tutorial|default] [--model-dir DIR]
+
+Each measurement runs in a child process of its own, so that its peak
+resident memory (ru_maxrss) is its own. See bench/README.md for what each
+figure means.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))
+CACHE = REPO / "bench" / "cache"
+DECODERS = ("init", "context", "feedback", "attention")
+CONFIGS = {
+    # the TensorFlow NMT tutorial's sizes, for a comparison at equal size
+    "tutorial": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 5000, "batch_size": 64},
+    "default": {"embedding_dim": 128, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 8000, "batch_size": 64},
+}
+WARMUP_STEPS, TIMED_STEPS = 10, 60
+QUICK_TIMED_STEPS = 50
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tokenizers(sizes: dict, train_pairs):
+    """WordPiece tokenizers of the configured size, learned once and cached in bench/cache."""
+    from translator.text import TextConfig, Tokenizer
+
+    CACHE.mkdir(exist_ok=True)
+    result = []
+    for side in ("source", "target"):
+        path = CACHE / f"{side}-{sizes['vocab_size']}.json"
+        if not path.exists():
+            Tokenizer.learn(train_pairs[side], TextConfig(vocab_size=sizes["vocab_size"])).save(path)
+        result.append(Tokenizer.load(path))
+    return result
+
+
+def flops_per_target_token(sizes: dict, decoder: str, vocab: int, source_tokens: float, target_tokens: float) -> float:
+    """Forward + backward (3x forward) multiply-adds x 2, per target token, counted from the layer sizes."""
+    e, u = sizes["embedding_dim"], sizes["units"]
+    width = 2 * u if sizes["bidirectional"] else u
+    gates = 3  # GRU
+    per_source = (2 if sizes["bidirectional"] else 1) * 2 * (e + u) * gates * u
+    step_input = {"init": 1, "context": width, "feedback": e + width, "attention": e + width}[decoder]
+    per_target = 2 * (step_input + u) * gates * u + 2 * u * vocab
+    if decoder == "attention":
+        per_target += 2 * width * vocab + 2 * u * u + source_tokens * (2 * u + 2 * width)
+        per_source += 2 * width * u  # keys
+    else:
+        per_target += 2 * width * vocab / target_tokens  # the context's share, once per sentence
+    forward = per_target + per_source * source_tokens / target_tokens
+    return 3 * forward
+
+
+def matmul_gflops() -> float:
+    import tensorflow as tf
+
+    a, b = tf.random.normal([64, 512]), tf.random.normal([512, 1536])
+    multiply = tf.function(lambda x, y: tf.matmul(x, y))
+    multiply(a, b)
+    repeats = 2000
+    started = time.perf_counter()
+    for _ in range(repeats):
+        result = multiply(a, b)
+    result.numpy()
+    return 2 * 64 * 512 * 1536 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from translator.config import RunConfig, TrainingConfig
+    from translator.corpus import CorpusFormat, read_corpus
+    from translator.model import ModelConfig
+    from translator.pipeline import encode_pairs, make_dataset
+    from translator.training import Data, Trainer
+
+    sizes = CONFIGS[config_name]
+    pairs = read_corpus(CORPORA / "spa-eng" / "train.tsv", CorpusFormat(reverse=True)).pairs
+    source_tokenizer, target_tokenizer = tokenizers(sizes, pairs)
+    encoded = encode_pairs(pairs, source_tokenizer, target_tokenizer, max_length=50)
+    model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
+    config = RunConfig(model=ModelConfig(decoder=decoder, **model), training=TrainingConfig(batch_size=sizes["batch_size"]))
+    trainer = Trainer(config, Data(encoded, encoded, source_tokenizer, target_tokenizer, ""), CACHE / "run", progress_bar=False)
+    batches = iter(make_dataset(encoded, sizes["batch_size"], seed=1))
+    timed = QUICK_TIMED_STEPS if quick else TIMED_STEPS
+    seconds, target_tokens, source_tokens, positions = [], [], [], []
+    always = tf.constant(1.0)
+    for step in range(WARMUP_STEPS + timed):
+        batch = next(batches)
+        started = time.perf_counter()
+        float(trainer._train_step(batch, always))
+        if step >= WARMUP_STEPS:
+            seconds.append(time.perf_counter() - started)
+            target_tokens.append(int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32))))
+            source_tokens.append(int(tf.reduce_sum(tf.cast(batch["source_mask"], tf.int32))))
+            positions.append(int(tf.size(batch["target_mask"])))
+    seconds, target_tokens = np.array(seconds), np.array(target_tokens)
+    median_step = float(np.median(seconds))
+    tokens_per_s = float(np.median(target_tokens / seconds))
+    pairs_per_s = float(np.median(sizes["batch_size"] / seconds))
+    flops = flops_per_target_token(sizes, decoder, target_tokenizer.vocab_size, np.mean(source_tokens) / sizes["batch_size"],
+                                   np.mean(target_tokens) / sizes["batch_size"])
+    return {
+        "train_tokens_per_s": round(tokens_per_s, 1),
+        "train_pairs_per_s": round(pairs_per_s, 1),
+        "train_median_step_s": round(median_step, 4),
+        "padding_fraction": round(1 - sum(target_tokens) / sum(positions), 4),
+        "flops_per_token": round(flops),
+        "achieved_gflops": round(flops * tokens_per_s / 1e9, 2),
+        "train_peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def measure_decoding(model_dir: Path | None, quick: bool) -> dict:
+    import numpy as np
+
+    from translator.corpus import CorpusFormat, read_corpus
+    from translator.evaluate import TestSet, translate_all
+    from translator.translator import SearchConfig, Translator
+
+    translator = Translator.load(model_dir)
+    test = TestSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
+    sources = test.sources[:512] if quick else test.sources
+    result = {}
+    for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):
+        translate_all(translator, sources[:64], search)  # traces the graph
+        _, seconds = translate_all(translator, sources, search)
+        result[f"{name}_sent_per_s"] = round(len(sources) / seconds, 1)
+    short = ["¿Dónde está la biblioteca?"]
+    calls = []
+    for _ in range(25):
+        started = time.perf_counter()
+        translator.translate(short, SearchConfig(beam_size=5))
+        calls.append(time.perf_counter() - started)
+    result["beam5_latency_ms"] = round(1000 * float(np.median(calls[5:])), 2)
+    result["decode_sentences"] = len(sources)
+    result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return result
+
+
+def child(*args) -> dict:
+    """Run one measurement in a fresh process; its last stdout line is JSON."""
+    output = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
+    if output.returncode != 0:
+        raise SystemExit(f"benchmark step {' '.join(args)} failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Fewer timed steps and 512 test sentences.")
+@click.option("--config", "config_name", default="tutorial", show_default=True, type=click.Choice(list(CONFIGS)))
+@click.option("--model-dir", type=click.Path(path_type=Path), default=REPO / "data" / "models" / "spa-eng",
+              show_default=True, help="A trained model for the decoding figures.")
+@click.option("--decoders", default=",".join(DECODERS), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
+@click.option("--phase", type=click.Choice(["train", "decode", "matmul"]), hidden=True)
+@click.option("--decoder", hidden=True)
+def main(quick, config_name, model_dir, decoders, out, phase, decoder):
+    from translator.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    if phase == "train":
+        print(json.dumps(measure_training(config_name, decoder, quick)))
+        return
+    if phase == "decode":
+        print(json.dumps(measure_decoding(model_dir, quick)))
+        return
+    if phase == "matmul":
+        print(json.dumps({"matmul_gflops": round(matmul_gflops(), 1)}))
+        return
+    import pandas as pd
+
+    if not (CORPORA / "spa-eng" / "train.tsv").exists():
+        raise SystemExit(f"the spa-eng corpus is not at {CORPORA} (set TRANSLATOR_CORPORA)")
+    flags = ["--quick"] if quick else []
+    matmul = child("--phase", "matmul")["matmul_gflops"]
+    rows = []
+    for name in decoders.split(","):
+        row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name, *flags)}
+        row["matmul_gflops"] = matmul
+        row["utilization"] = round(row["achieved_gflops"] / matmul, 3)
+        rows.append(row)
+        click.echo(f"{name}: {row['train_tokens_per_s']:,.0f} target tokens/s", err=True)
+    decoding = child("--phase", "decode", "--model-dir", str(model_dir), *flags) if model_dir.exists() else {}
+    report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
+              "decode_model": str(model_dir) if decoding else None, "decoding": decoding, "decoders": rows,
+              "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
+    out.write_text(json.dumps(report, indent=2))
+    table = pd.DataFrame(rows).set_index("decoder")
+    click.echo(f"training, {config_name} sizes {CONFIGS[config_name]}:")
+    click.echo(table.to_string())
+    if decoding:
+        click.echo(f"\ndecoding with {model_dir} ({decoding['decode_sentences']} unique test sentences):")
+        click.echo(pd.DataFrame([decoding]).to_string(index=False))
+    click.echo(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()

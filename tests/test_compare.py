@@ -1,0 +1,49 @@
+"""compare as a user runs it: a table, plots, rows equal to `evaluate`, and continuation."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO
+
+TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+TINY = ["--units", "32", "--embedding-dim", "16", "--tokenizer", "word", "--batch-size", "8", "--epochs", "4",
+        "--warmup-steps", "5", "--learning-rate", "0.01"]
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=900)
+
+
+def test_compare_writes_results_that_evaluate_reproduces_and_continues(tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", TOY, "--reverse", "--out", out, "--decoders", "init,attention", "--seeds", "1,2",
+            "--dev", TOY, "--beam-sizes", "1,3", *TINY]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["variant"]) == ["init-gru-seed1", "init-gru-seed2", "attention-gru-seed1", "attention-gru-seed2"]
+    for column in ("parameters", "epochs", "train_minutes", "train_tokens_per_s", "best_dev_loss", "dev_bleu_greedy",
+                   "dev_chrf_greedy", "dev_bleu_beam", "dev_chrf_beam", "ms_per_sentence_beam"):
+        assert table[column].notna().all(), column
+    for name in ("results.md", "summary.md", "curves.png", "bleu.png", "beam.png"):
+        assert (out / name).stat().st_size > 0, name
+    summary = (out / "summary.md").read_text()
+    assert "std" in summary and "baseline (best)" in summary
+
+    row = table.iloc[-1]
+    evaluated = cli("evaluate", out / "data" / "dev.tsv", "--model-dir", out / "variants" / row["variant"],
+                    "--beam-size", int(row["best_beam"]), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["bleu"] == row["dev_bleu_beam"]
+
+    # interrupted after the first variant: drop the others' rows and run again
+    table.iloc[:1].to_csv(out / "results.csv", index=False)
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "init-gru-seed1: already done, skipped" in again.stdout
+    assert "init-gru-seed2: training" in again.stdout
+    assert len(pd.read_csv(out / "results.csv")) == 4
