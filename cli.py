@@ -352,9 +352,12 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
         raise OptionError(f"--plot-attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
     first = None
-    for batch in batches_of(read_sentences(sentences, input_file), batch_size):
+    for number, batch in enumerate(batches_of(read_sentences(sentences, input_file), batch_size)):
         first = first if first is not None else batch[0]
-        for source, result in zip(batch, translator.translate(batch, search)):
+        for index, (source, result) in enumerate(zip(batch, translator.translate(batch, search))):
+            if result.truncated:
+                click.echo(f"warning: sentence {number * batch_size + index + 1} is longer than the model's maximum "
+                           f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             if as_json:
                 click.echo(json.dumps({"source": source, "translation": result.text, "score": result.score,
                                        "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]},
@@ -434,7 +437,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        from translator.errors import TranslatorError
+        from translator.errors import TrainingInterrupted, TranslatorError
 
         cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
         return 0
@@ -442,6 +445,9 @@ def main(argv=None) -> int:
         return exit_.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except TrainingInterrupted as interrupted:
+        click.echo(str(interrupted), err=True)
         return EXIT_INTERRUPTED
     except click.UsageError as error:
         if debug:

@@ -186,3 +186,21 @@ def test_training_killed_mid_run_resumes_and_finishes(tmp_path):
     assert "resuming at" in resumed.stdout
     assert (model / "model.weights.h5").exists()
     assert json.loads(progress.read_text())["step"] >= step_at_kill
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    command = [sys.executable, str(REPO / "cli.py"), "train", str(TOY), "--model-dir", str(model), "--epochs", "50",
+               "--checkpoint-every", "1000", "--reverse", *TINY]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (model / "model.weights.h5").exists():
+        time.sleep(0.2)  # the first epoch has ended: training is under way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert (model / "checkpoint" / "variables.npz").exists()

@@ -24,3 +24,7 @@ class ModelDirError(TranslatorError):
 
 class OptionError(TranslatorError):
     """An option value or a combination of options makes no sense."""
+
+
+class TrainingInterrupted(TranslatorError):
+    """Ctrl-C during training: the checkpoint is saved and `--resume` continues."""

@@ -30,7 +30,7 @@ from keras import ops
 
 from translator.config import RunConfig, TrainingConfig
 from translator.corpus import read_corpus, split_corpus
-from translator.errors import OptionError, TranslatorError
+from translator.errors import OptionError, TrainingInterrupted, TranslatorError
 from translator.files import write_text_atomically
 from translator.model import Seq2Seq
 from translator.pipeline import EncodedPairs, encode_pairs, make_dataset
@@ -38,10 +38,6 @@ from translator.text import Tokenizer
 
 MIN_TRAINING_PAIRS = 2
 WEIGHTS = "model.weights.h5"
-
-
-class TrainingInterrupted(TranslatorError):
-    """Ctrl-C: the checkpoint is saved and `--resume` continues."""
 
 
 def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):

@@ -35,6 +35,7 @@ class Translation:
     text: str
     score: float  # log-probability (divided by the length penalty for beam search)
     alternatives: list[tuple[str, float]]  # the n best, best first
+    truncated: bool = False  # the source was longer than the model's maximum length and was cut
 
 
 class Translator:
@@ -137,8 +138,10 @@ class Translator:
         results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
         todo = [i for i, s in enumerate(sentences) if s.strip()]
         if todo:
-            texts, scores = self.compiled(search)(tf.constant([sentences[i] for i in todo]))
-            for i, row_texts, row_scores in zip(todo, texts.numpy(), scores.numpy()):
+            batch = tf.constant([sentences[i] for i in todo])
+            texts, scores = self.compiled(search)(batch)
+            too_long = self.source_tokenizer.tokenize(batch).row_lengths().numpy() > self.max_length
+            for i, row_texts, row_scores, cut in zip(todo, texts.numpy(), scores.numpy(), too_long):
                 alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
-                results[i] = Translation(alternatives[0][0], alternatives[0][1], alternatives)
+                results[i] = Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut))
         return results
