@@ -134,11 +134,11 @@ def measure_decoding(model_dir: Path | None, quick: bool) -> dict:
     import numpy as np
 
     from translator.corpus import CorpusFormat, read_corpus
-    from translator.evaluate import TestSet, translate_all
+    from translator.evaluate import ReferenceSet, translate_all
     from translator.translator import SearchConfig, Translator
 
     translator = Translator.load(model_dir)
-    test = TestSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
+    test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
     sources = test.sources[:512] if quick else test.sources
     result = {}
     for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):

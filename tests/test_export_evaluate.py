@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO
 from translator.corpus import CorpusFormat, read_corpus
-from translator.evaluate import TestSet, score
+from translator.evaluate import ReferenceSet, score
 from translator.export import export_saved_model
 from translator.translator import SearchConfig, Translator
 
@@ -18,21 +18,21 @@ TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
 
 def test_references_are_grouped_per_unique_source():
     pairs = pd.DataFrame({"source": ["a", "b", "a"], "target": ["x", "y", "z"]})
-    test = TestSet.from_pairs(pairs)
+    test = ReferenceSet.from_pairs(pairs)
     assert test.sources == ["a", "b"] and test.references == [["x", "z"], ["y"]]
     assert test.reference_streams() == [["x", "y"], ["z", None]]
 
 
 def test_a_second_reference_counts():
-    test = TestSet(["a", "b"], [["the cat sat on the mat", "a cat is on the mat"], ["hello there friend"]])
+    test = ReferenceSet(["a", "b"], [["the cat sat on the mat", "a cat is on the mat"], ["hello there friend"]])
     one = score(["a cat is on the mat", "hello there friend"], test)
     assert one["bleu"] == 100.0 and one["exact_match"] == 1.0
-    only_first = score(["a cat is on the mat", "hello there friend"], TestSet(test.sources, [["the cat sat on the mat"], ["hello there friend"]]))
+    only_first = score(["a cat is on the mat", "hello there friend"], ReferenceSet(test.sources, [["the cat sat on the mat"], ["hello there friend"]]))
     assert only_first["bleu"] < 100.0
 
 
 def test_bleu_is_lowercased():
-    test = TestSet(["a"], [["The Cat sat on the mat today"]])
+    test = ReferenceSet(["a"], [["The Cat sat on the mat today"]])
     assert score(["the cat sat on the mat today"], test)["bleu"] == 100.0
 
 

@@ -23,7 +23,7 @@ from sacrebleu.significance import PairedTest
 
 from translator.config import RunConfig
 from translator.corpus import CorpusFormat, read_corpus, split_corpus, write_pairs
-from translator.evaluate import TestSet, score, translate_all
+from translator.evaluate import ReferenceSet, score, translate_all
 from translator.files import write_text_atomically
 from translator.training import train
 from translator.translator import SearchConfig, Translator
@@ -65,7 +65,7 @@ def prepare_split(corpus: Path, fmt: CorpusFormat, dev: Path | None, out_dir: Pa
     return train_file, dev_file
 
 
-def evaluate_variant(model_dir: Path, test: TestSet, beam_sizes, length_penalties) -> tuple[dict, dict]:
+def evaluate_variant(model_dir: Path, test: ReferenceSet, beam_sizes, length_penalties) -> tuple[dict, dict]:
     """Scores for greedy and every (beam size, length penalty); returns (row fields, hypotheses by setting)."""
     translator = Translator.load(model_dir)
     row, hypotheses = {}, {}
@@ -96,8 +96,8 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_file, dev_file = prepare_split(corpus, base.data, dev, out_dir, base.training.seed, quick, echo)
-    dev_set = TestSet.from_pairs(read_corpus(dev_file).pairs)
-    test_set = TestSet.from_pairs(read_corpus(test, base.data).pairs) if test else None
+    dev_set = ReferenceSet.from_pairs(read_corpus(dev_file).pairs)
+    test_set = ReferenceSet.from_pairs(read_corpus(test, base.data).pairs) if test else None
     results_file = out_dir / "results.csv"
     rows = pd.read_csv(results_file).to_dict("records") if results_file.exists() else []
     done = {row["variant"] for row in rows}
@@ -160,7 +160,7 @@ def write_results(table: pd.DataFrame, out_dir: Path) -> None:
     write_text_atomically(out_dir / "results.md", table[columns].to_markdown(index=False) + "\n")
 
 
-def write_summary(table: pd.DataFrame, out_dir: Path, dev_set: TestSet) -> None:
+def write_summary(table: pd.DataFrame, out_dir: Path, dev_set: ReferenceSet) -> None:
     """Mean and spread over seeds per (decoder, cell); with several seeds, paired bootstrap against the best."""
     metric = "dev_bleu_beam" if "dev_bleu_beam" in table else "dev_bleu_greedy"
     grouped = table.groupby(["decoder", "cell"])[metric].agg(["mean", "std", "count"]).reset_index()
@@ -174,7 +174,7 @@ def write_summary(table: pd.DataFrame, out_dir: Path, dev_set: TestSet) -> None:
     write_text_atomically(out_dir / "summary.md", "\n".join(lines))
 
 
-def paired_significance(table, dev_set: TestSet, out_dir: Path, metric: str) -> pd.DataFrame | None:
+def paired_significance(table, dev_set: ReferenceSet, out_dir: Path, metric: str) -> pd.DataFrame | None:
     """sacrebleu's paired bootstrap of every variant against the best one, on their saved dev hypotheses."""
     key = "beam" if metric.endswith("beam") else "greedy"
     files = {name: out_dir / "variants" / name / f"dev_{key}.txt" for name in table["variant"]}

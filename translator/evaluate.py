@@ -22,12 +22,12 @@ BATCH_SIZE = 64
 
 
 @dataclass
-class TestSet:
+class ReferenceSet:
     sources: list[str]  # unique, in order of first appearance
     references: list[list[str]]  # all references of each source
 
     @classmethod
-    def from_pairs(cls, pairs: pd.DataFrame) -> "TestSet":
+    def from_pairs(cls, pairs: pd.DataFrame) -> "ReferenceSet":
         grouped = pairs.groupby("source", sort=False)["target"].agg(list)
         return cls(list(grouped.index), list(grouped.values))
 
@@ -37,7 +37,7 @@ class TestSet:
         return [[refs[k] if k < len(refs) else None for refs in self.references] for k in range(depth)]
 
 
-def score(hypotheses: list[str], test: TestSet) -> dict:
+def score(hypotheses: list[str], test: ReferenceSet) -> dict:
     """BLEU, chrF, exact-match rate and length ratio of `hypotheses` against `test`."""
     streams = test.reference_streams()
     bleu_metric = sacrebleu.BLEU(lowercase=True, tokenize="13a")
@@ -65,7 +65,7 @@ def translate_all(translator: Translator, sources: list[str], search: SearchConf
 
 def evaluate(translator: Translator, test_file: Path, search: SearchConfig, output: Path | None = None) -> dict:
     """Translate the test file's unique sources in the model's direction and score them."""
-    test = TestSet.from_pairs(read_corpus(test_file, translator.config.data).pairs)
+    test = ReferenceSet.from_pairs(read_corpus(test_file, translator.config.data).pairs)
     hypotheses, seconds = translate_all(translator, test.sources, search)
     if output is not None:
         write_text_atomically(output, "".join(f"{s}\t{h}\n" for s, h in zip(test.sources, hypotheses)))
