@@ -333,9 +333,10 @@ def batches_of(items, size):
 @click.option("--n-best", default=1, show_default=True, help="Hypotheses per sentence (with --json).")
 @click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
+@click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalty, n_best, batch_size, as_json,
-              plot_attention):
+              with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     load_tensorflow()
     from translator.errors import OptionError
@@ -348,8 +349,8 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
     if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1) or batch_size < 1:
         raise OptionError("--beam-size and --batch-size must be at least 1, and --n-best at most --beam-size")
     search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=greedy)
-    if plot_attention and not translator.has_attention:
-        raise OptionError(f"--plot-attention: this model's '{translator.config.model.decoder}' decoder has no "
+    if (plot_attention or with_attention) and not translator.has_attention:
+        raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
     first = None
     for number, batch in enumerate(batches_of(read_sentences(sentences, input_file), batch_size)):
@@ -359,9 +360,13 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
                 click.echo(f"warning: sentence {number * batch_size + index + 1} is longer than the model's maximum "
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             if as_json:
-                click.echo(json.dumps({"source": source, "translation": result.text, "score": result.score,
-                                       "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]},
-                                      ensure_ascii=False))
+                record = {"source": source, "translation": result.text, "score": result.score,
+                          "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]}
+                if with_attention and source.strip():
+                    source_tokens, output_tokens, weights = translator.attention(source, search)
+                    record["attention"] = {"source_tokens": source_tokens, "output_tokens": output_tokens,
+                                           "weights": weights.round(4).tolist()}
+                click.echo(json.dumps(record, ensure_ascii=False))
             else:
                 click.echo(result.text)
     if plot_attention and first is not None:

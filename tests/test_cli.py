@@ -204,3 +204,23 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert process.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr
     assert (model / "checkpoint" / "variables.npz").exists()
+
+
+def test_translate_json_with_attention_weights(toy_model, tmp_path):
+    result = run("translate", "Estoy aquí.", "--model-dir", toy_model, "--json", "--attention", "--greedy",
+                 "--plot-attention", tmp_path / "att.png")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["translation"] == "I am here."
+    weights = record["attention"]["weights"]
+    assert len(weights) == len(record["attention"]["output_tokens"])
+    assert all(abs(sum(row) - 1) < 1e-3 for row in weights)
+    assert (tmp_path / "att.png").stat().st_size > 0
+
+
+def test_attention_options_refused_for_other_decoders(tmp_path):
+    model = tmp_path / "model"
+    trained = run("train", TOY, "--model-dir", model, "--decoder", "init", "--epochs", "1", "--reverse", *TINY)
+    assert trained.returncode == 0, trained.stderr
+    assert_one_line_error(run("translate", "Hola", "--model-dir", model, "--plot-attention", tmp_path / "a.png"),
+                          "'init' decoder has no attention weights")
