@@ -80,3 +80,17 @@ def test_missing_and_damaged_model_folders(tmp_path, toy_model):
     (damaged / "config.json").write_text("{")
     with pytest.raises(ModelDirError, match="damaged config"):
         Translator.load(damaged)
+
+
+def test_shrunk_weights_are_smaller_and_translate_the_same(toy_model, tmp_path, toy_pairs):
+    import shutil
+
+    from translator.weights import shrink_weights
+
+    copy = tmp_path / "shrunk"
+    shutil.copytree(toy_model, copy)
+    before, after = shrink_weights(copy)
+    assert after < 0.6 * before
+    sentences = list(toy_pairs.source)
+    original = [t.text for t in Translator.load(toy_model).translate(sentences, SearchConfig(greedy=True))]
+    assert [t.text for t in Translator.load(copy).translate(sentences, SearchConfig(greedy=True))] == original
