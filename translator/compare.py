@@ -135,7 +135,7 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
     table = pd.DataFrame(rows)
     write_results(table, out_dir)
     write_summary(table, out_dir, dev_set)
-    draw_plots(table, out_dir, beam_sizes)
+    draw_plots(table, out_dir)
     return table
 
 
@@ -194,43 +194,40 @@ def paired_significance(table, dev_set: ReferenceSet, out_dir: Path, metric: str
     return pd.DataFrame(rows)
 
 
-def draw_plots(table: pd.DataFrame, out_dir: Path, beam_sizes) -> None:
-    import matplotlib
+def _finish(axes, xlabel: str, ylabel: str, path: Path) -> None:
+    """Label, save and close one figure."""
+    from translator.plots import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
+    axes.figure.tight_layout()
+    axes.figure.savefig(path, dpi=110)
+    plt.close(axes.figure)
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+
+def draw_plots(table: pd.DataFrame, out_dir: Path) -> None:
+    from translator.plots import plt
+
+    _, axes = plt.subplots(figsize=(7, 4.5))
     for name in table["variant"]:
         history = out_dir / "variants" / name / "history.csv"
         if history.exists():
             curve = pd.read_csv(history)
             axes.plot(curve["minutes"], curve["dev_loss"], marker="o", label=name)
-    axes.set_xlabel("training minutes")
-    axes.set_ylabel("dev loss")
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(out_dir / "curves.png", dpi=110)
-    plt.close(figure)
+    _finish(axes, "training minutes", "dev loss", out_dir / "curves.png")
 
     columns = [c for c in ("dev_bleu_greedy", "dev_bleu_beam") if c in table]
     axes = table.set_index("variant")[columns].plot.bar(figsize=(7, 4.5), rot=30)
-    axes.set_ylabel("BLEU (dev)")
-    axes.figure.tight_layout()
-    axes.figure.savefig(out_dir / "bleu.png", dpi=110)
-    plt.close(axes.figure)
+    _finish(axes, "variant", "BLEU (dev)", out_dir / "bleu.png")
 
     grid = [c for c in table if c.startswith("dev_bleu_beam") and "_lp" in c]
     if grid:
-        figure, axes = plt.subplots(figsize=(7, 4.5))
+        _, axes = plt.subplots(figsize=(7, 4.5))
         for _, row in table.iterrows():
             points = [(1, row["dev_bleu_greedy"])] + [
                 (int(c.split("beam")[1].split("_")[0]), row[c]) for c in grid if c.endswith(f"_lp{row.get('best_lp', 0):g}")
             ]
             axes.plot(*zip(*sorted(points)), marker="o", label=row["variant"])
-        axes.set_xlabel("beam size")
-        axes.set_ylabel("BLEU (dev)")
-        axes.legend(fontsize=8)
-        figure.tight_layout()
-        figure.savefig(out_dir / "beam.png", dpi=110)
-        plt.close(figure)
+        _finish(axes, "beam size", "BLEU (dev)", out_dir / "beam.png")
