@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from translator.pipeline import encode_pairs, make_dataset, padding_fraction
+from translator.pipeline import batch_members, encode_pairs, make_dataset, padding_fraction
 from translator.text import END_ID, PAD_ID, START_ID, TextConfig, Tokenizer
 
 
@@ -71,3 +71,21 @@ def test_bucketing_cuts_padding(tokenizers):
     bucketed = padding_fraction(make_dataset(encoded, 32, seed=1))
     unbucketed = padding_fraction(make_dataset(encoded, 32, seed=1, bucketing=False))
     assert bucketed < unbucketed / 3
+
+
+@pytest.mark.parametrize("bucketing", [True, False])
+def test_an_epoch_holds_every_pair_once(bucketing):
+    rng = np.random.default_rng(0)
+    source_lengths, target_lengths = rng.integers(1, 20, 1000), rng.integers(1, 20, 1000)
+    members = batch_members(source_lengths, target_lengths, 64, True, seed=1, epoch=0, bucketing=bucketing)
+    assert sorted(members.flat_values.numpy().tolist()) == list(range(1000))
+    assert max(members.row_lengths().numpy()) == 64
+
+
+def test_bucketed_batches_share_their_target_length():
+    rng = np.random.default_rng(0)
+    source_lengths, target_lengths = rng.integers(1, 20, 5000), rng.integers(1, 10, 5000)
+    members = batch_members(source_lengths, target_lengths, 64, True, seed=1, epoch=0, bucketing=True)
+    spans = np.array([np.ptp(target_lengths[batch]) for batch in members.numpy()])
+    # 9 target lengths, each far more common than a batch: only the 8 batches at a boundary mix two
+    assert spans.max() == 1 and (spans > 0).sum() <= 8

@@ -1,8 +1,8 @@
-"""The tf.data pipeline: token ids -> shuffled, length-bucketed, padded batches.
+"""The tf.data pipeline: token ids -> shuffled, length-sorted, padded batches.
 
 The corpus is tokenized once, in-graph and in one vectorized call, and kept as
 ragged tensors in memory (115k pairs take a few MB); each epoch then only
-shuffles, buckets and pads. An epoch's order depends on (seed, epoch) alone,
+shuffles, sorts and pads. An epoch's order depends on (seed, epoch) alone,
 so a resumed run can rebuild the same epoch and skip the batches it has seen.
 """
 
@@ -60,23 +60,12 @@ def encode_pairs(
     return EncodedPairs(source, target, int((too_long & ~empty).sum()), int(empty.sum()), truncate)
 
 
-def bucket_boundaries(max_length: int) -> list[int]:
-    """Bucket edges over the longer side (with start/end tokens): width 1, then 2, then 4.
-
-    Short sentences dominate conversational corpora, so narrow buckets there
-    cut padding to a few percent; wider ones at the tail keep buckets filling.
-    """
-    edges = list(range(3, 24)) + list(range(24, 40, 2)) + list(range(40, max_length + 3, 4))
-    return [e for e in edges if e <= max_length + 2] or [max_length + 2]
-
-
 def make_dataset(
     encoded: EncodedPairs,
     batch_size: int,
     shuffle: bool = True,
     seed: int = 0,
     epoch: int = 0,
-    max_length: int = 50,
     bucketing: bool = True,
 ) -> tf.data.Dataset:
     """Batches of {"source", "source_mask", "target_in", "target_out", "target_mask"}.
@@ -86,45 +75,58 @@ def make_dataset(
     target_out: [batch, target_len] int32, y_1 ... y_n END (what it must predict)
     *_mask:     bool, True on real tokens
 
-    With `bucketing`, pairs of similar length are batched together; without,
-    batches are padded to their longest pair (for comparison).
+    With `bucketing`, each batch holds pairs of equal target length and near
+    source length (see `batch_members`); without, batches are random and
+    padded to their longest pair (for comparison).
     """
-    pairs = tf.data.Dataset.from_tensor_slices((encoded.source, encoded.target))
-    if shuffle:
-        pairs = pairs.shuffle(len(encoded), seed=_epoch_seed(seed, epoch), reshuffle_each_iteration=False)
-    pairs = pairs.map(_add_special_tokens, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    padding = {"source": PAD_ID, "target_in": PAD_ID, "target_out": PAD_ID}
-    if not bucketing:
-        batches = pairs.padded_batch(batch_size, padding_values=padding)
-        return batches.map(_add_masks, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    boundaries = bucket_boundaries(max_length)
-    batches = pairs.bucket_by_sequence_length(
-        element_length_func=lambda pair: tf.maximum(tf.shape(pair["source"])[0], tf.shape(pair["target_in"])[0]),
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padding_values=padding,
-    )
-    return batches.map(_add_masks, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    members = batch_members(encoded.source.row_lengths().numpy(), encoded.target.row_lengths().numpy(),
+                            batch_size, shuffle, seed, epoch, bucketing)
+    source, target = encoded.source, encoded.target
+    batches = tf.data.Dataset.from_tensor_slices(members)
+    batches = batches.map(lambda index: _padded_batch(tf.gather(source, index), tf.gather(target, index)),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def batch_members(source_lengths, target_lengths, batch_size: int, shuffle: bool, seed: int, epoch: int,
+                  bucketing: bool) -> tf.RaggedTensor:
+    """The pair indices of each batch of one epoch, [batches, (pairs)], fixed by (seed, epoch).
+
+    Bucketing sorts a random permutation of the whole corpus by (target length,
+    source length) - the sort is stable, so pairs of equal lengths land in
+    random batches - cuts it into batches and shuffles their order. On spa-eng
+    this leaves 0.1 % of target and 2 % of source positions as padding, where
+    buckets keyed on one side left 15 % on the other.
+    """
+    rng = np.random.default_rng(_epoch_seed(seed, epoch))
+    order = rng.permutation(len(source_lengths)) if shuffle else np.arange(len(source_lengths))
+    if bucketing:
+        order = order[np.lexsort((source_lengths[order], target_lengths[order]))]
+    starts = np.arange(0, len(order), batch_size)
+    if shuffle and bucketing:
+        starts = rng.permutation(starts)
+    sizes = np.minimum(batch_size, len(order) - starts)
+    index = np.concatenate([order[start : start + size] for start, size in zip(starts, sizes)]) if len(order) else order
+    return tf.RaggedTensor.from_row_lengths(index.astype(np.int64), sizes.astype(np.int64))
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _add_special_tokens(source, target):
-    start, end = tf.constant([START_ID], tf.int32), tf.constant([END_ID], tf.int32)
+def _padded_batch(source, target):
+    """Ragged ids [batch, (tokens)] -> the padded batch dict with START/END and masks."""
+    batch = source.nrows()
+    start, end = tf.fill([batch, 1], START_ID), tf.fill([batch, 1], END_ID)
+    source = tf.concat([start, source, end], axis=1).to_tensor(PAD_ID)
+    target_in = tf.concat([start, target], axis=1).to_tensor(PAD_ID)
+    target_out = tf.concat([target, end], axis=1).to_tensor(PAD_ID)
     return {
-        "source": tf.concat([start, source, end], 0),
-        "target_in": tf.concat([start, target], 0),
-        "target_out": tf.concat([target, end], 0),
-    }
-
-
-def _add_masks(batch):
-    return {
-        **batch,
-        "source_mask": tf.not_equal(batch["source"], PAD_ID),
-        "target_mask": tf.not_equal(batch["target_out"], PAD_ID),
+        "source": source,
+        "target_in": target_in,
+        "target_out": target_out,
+        "source_mask": tf.not_equal(source, PAD_ID),
+        "target_mask": tf.not_equal(target_out, PAD_ID),
     }
 
 
