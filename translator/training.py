@@ -15,9 +15,12 @@ at any moment leaves the last good version whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -139,12 +142,38 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, model_dir: P
                 f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)")
 
 
+@contextlib.contextmanager
+def _ctrl_c_between_steps():
+    """Turn the first Ctrl-C into a flag the loop checks after each step (-> KeyboardInterrupt there).
+
+    A KeyboardInterrupt raised by Python's own handler lands wherever the main
+    thread is, often inside TensorFlow's C++ calls (building a dataset
+    iterator, tracing), which can swallow it: training then ran on. A second
+    Ctrl-C interrupts at once.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested  # signals reach only the main thread; nothing to install
+        return
+
+    def request_stop(_signum, _frame):
+        requested.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Trainer:
     """Runs one training; knows the model only through its call and variables."""
 
     def __init__(self, config: RunConfig, data: Data, model_dir: Path, echo=print, progress_bar=True):
         self.config, self.data, self.model_dir, self.echo = config, data, Path(model_dir), echo
         self.progress_bar = progress_bar
+        self._interrupted = threading.Event()  # set by the first Ctrl-C during `run`
         t = config.training
         keras.utils.set_random_seed(t.seed)
         self.model = Seq2Seq(data.source_tokenizer.vocab_size, data.target_tokenizer.vocab_size,
@@ -187,8 +216,7 @@ class Trainer:
 
     def dev_loss(self) -> float:
         total = count = 0.0
-        for batch in make_dataset(self.data.dev, self.config.training.batch_size, shuffle=False,
-                                  max_length=self.config.training.max_length):
+        for batch in make_dataset(self.data.dev, self.config.training.batch_size, shuffle=False):
             loss, tokens = self._dev_step(batch)
             total, count = total + float(loss), count + float(tokens)
         return total / max(count, 1.0)
@@ -200,10 +228,11 @@ class Trainer:
         if not (self.model_dir / "checkpoint").exists():
             self.save_checkpoint()  # a NaN in the first steps rolls back to the initial weights
         try:
-            while p.epoch < t.epochs and not p.stopped_because:
-                outcome = self._run_epoch(started)
-                if outcome != "rolled back":
-                    self._evaluate(started, completed=outcome == "completed")
+            with _ctrl_c_between_steps() as self._interrupted:
+                while p.epoch < t.epochs and not p.stopped_because:
+                    outcome = self._run_epoch(started)
+                    if outcome != "rolled back":
+                        self._evaluate(started, completed=outcome == "completed")
         except KeyboardInterrupt:
             p.seconds = time.monotonic() - started
             self.save_checkpoint()
@@ -221,7 +250,7 @@ class Trainer:
     def _run_epoch(self, started: float) -> str:
         """Train on the rest of the current epoch -> "completed", "budget spent" or "rolled back"."""
         t, p = self.config.training, self.progress
-        batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch, max_length=t.max_length)
+        batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch)
         batches = batches.skip(p.batch_in_epoch)
         bar = _progress_bar(self.progress_bar, p.epoch, t.epochs, len(self.data.train) // t.batch_size + 1, p.batch_in_epoch)
         for batch in batches:
@@ -246,6 +275,9 @@ class Trainer:
             if self._budget_spent(started):
                 bar.close()
                 return "budget spent"
+            if self._interrupted.is_set():
+                bar.close()
+                raise KeyboardInterrupt
         bar.close()
         return "completed"
 
