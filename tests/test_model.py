@@ -13,10 +13,10 @@ SOURCE = np.array([[1, 5, 6, 7, 2, 0, 0], [1, 8, 2, 0, 0, 0, 0]], "int32")
 TARGET_IN = np.array([[1, 9, 10, 11], [1, 12, 0, 0]], "int32")
 
 
-def tiny(decoder, cell="gru", bidirectional=True, layers=2, context="last", seed=3):
+def tiny(decoder, cell="gru", bidirectional=True, layers=2, context="last", seed=3, readout=0):
     keras.utils.set_random_seed(seed)
     config = dict(decoder=decoder, cell=cell, units=8, embedding_dim=6, bidirectional=bidirectional,
-                  layers=layers, context=context, dropout=0.0)
+                  layers=layers, context=context, dropout=0.0, readout=readout)
     return Seq2Seq(20, 30, config=config, seed=seed).build_with_dummy_batch()
 
 
@@ -78,6 +78,17 @@ def test_step_by_step_equals_the_whole_sequence_path(decoder, cell):
     np.testing.assert_allclose(stepped, logits_of(model), atol=1e-5)
 
 
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_a_readout_layer_feeds_the_output_layer_and_keeps_both_paths_equal(decoder):
+    model = tiny(decoder, readout=5)
+    output = model.decoder.output_layer
+    assert output.to_vocabulary.kernel.shape == (5, 30)  # the vocabulary-wide matmul reads 5 features
+    assert output.from_state.kernel.shape == (8, 5) and output.from_context.kernel.shape[1] == 5
+    stepped = model.decoder.unroll(tf.constant(TARGET_IN), model.encode(SOURCE), None, False).numpy()
+    np.testing.assert_allclose(stepped, logits_of(model), atol=1e-5)
+    assert not np.allclose(logits_of(model), logits_of(tiny(decoder)), atol=1e-3)
+
+
 def test_init_decoder_starts_from_the_context():
     model = tiny("init", "gru", bidirectional=False, layers=1)
     prepared = model.encode(SOURCE)
@@ -115,6 +126,6 @@ def test_free_running_feeds_back_predictions():
 
 
 def test_config_round_trips():
-    model = tiny("attention", "lstm")
+    model = tiny("attention", "lstm", readout=4)
     again = Seq2Seq.from_config(model.get_config())
     assert again.config == model.config == ModelConfig(**model.get_config()["config"])

@@ -49,19 +49,33 @@ def decoder_class(name: str) -> type["Decoder"]:
 
 
 class OutputLayer(keras.layers.Layer):
-    """y'_t = g(V [h'_t; c]) as V_h h'_t + V_c c + b, so that a constant c is projected once."""
+    """y'_t = g(V [h'_t; c]), computed as V_h h'_t + V_c c + b so that a constant c is projected once.
 
-    def __init__(self, vocab_size: int, **kwargs):
+    With `readout` r > 0 it is a deep output instead: y'_t = V tanh(W_h h'_t + W_c c + b)
+    (Bahdanau et al. read out through a 500-unit maxout layer, Luong et al.
+    through tanh). The vocabulary-wide matmul, the costliest of a step, then
+    reads r features instead of units + context width.
+    """
+
+    def __init__(self, vocab_size: int, readout: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.from_state = keras.layers.Dense(vocab_size, name="V_h")
-        self.from_context = keras.layers.Dense(vocab_size, use_bias=False, name="V_c")
+        self.vocab_size, self.readout = vocab_size, readout
+        width = readout or vocab_size
+        self.from_state = keras.layers.Dense(width, name="W_h" if readout else "V_h")
+        self.from_context = keras.layers.Dense(width, use_bias=False, name="W_c" if readout else "V_c")
+        self.to_vocabulary = keras.layers.Dense(vocab_size, name="V") if readout else None
 
-    def call(self, state, context_logits):
-        """state [..., units] + context_logits (from `context_share`) broadcastable -> logits."""
-        return self.from_state(state) + context_logits
+    def call(self, state, context_share):
+        """state [..., units] + context_share (from `context_share`) broadcastable -> logits."""
+        hidden = self.from_state(state) + context_share
+        return self.to_vocabulary(ops.tanh(hidden)) if self.readout else hidden
 
     def context_share(self, context):
+        """The context's term, computed once per sentence where c is constant."""
         return self.from_context(context)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "readout": self.readout}
 
 
 class Decoder(keras.layers.Layer):
@@ -70,13 +84,14 @@ class Decoder(keras.layers.Layer):
     name_in_registry = ""
     uses_previous_token = False  # only such decoders are affected by teacher forcing
 
-    def __init__(self, vocab_size, embedding_dim, units, cell="gru", context_width=None, seed=None, **kwargs):
+    def __init__(self, vocab_size, embedding_dim, units, cell="gru", context_width=None, seed=None, readout=0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim, self.units, self.cell = vocab_size, embedding_dim, units, cell
+        self.readout = readout
         self.context_width = context_width or units
         self.seed = seed
         self.rnn = recurrent_layer(cell, units, name=cell)
-        self.output_layer = OutputLayer(vocab_size, name="output")
+        self.output_layer = OutputLayer(vocab_size, readout, name="output")
         self.bridge = Bridge(units, self.context_width, lstm=cell == "lstm", name="bridge")
         self.sampling_seed = keras.random.SeedGenerator(seed, name="sampling_seed")
 
@@ -148,7 +163,7 @@ class Decoder(keras.layers.Layer):
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "units": self.units,
-            "cell": self.cell, "context_width": self.context_width, "seed": self.seed,
+            "cell": self.cell, "context_width": self.context_width, "seed": self.seed, "readout": self.readout,
         }
 
 
@@ -242,7 +257,7 @@ class AttentionDecoder(TokenFedDecoder):
 
     def teacher_forced(self, target_in, prepared, training):
         """The loop carries only the state; the output layer, the costliest matmul by far
-        ([units + width] x vocab), then runs once over all steps instead of once per step."""
+        (its input x vocab), then runs once over all steps instead of once per step."""
 
         def one_step(state, inputs):
             output, context, state, _ = self.attend_and_recur(inputs[0], state, prepared, training)

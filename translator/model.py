@@ -24,6 +24,7 @@ class ModelConfig:
     bidirectional: bool = True
     context: str = "last"
     dropout: float = 0.1
+    readout: int = 0  # a tanh layer this wide before the output layer; 0: none (see decoders.OutputLayer)
 
     def __post_init__(self):
         check_cell(self.cell)
@@ -42,7 +43,8 @@ class Seq2Seq(keras.Model):
         self.encoder = Encoder(source_vocab_size, c.embedding_dim, c.units, c.layers, c.cell, c.bidirectional,
                                c.context, c.dropout, name="encoder")
         self.decoder = decoder_class(c.decoder)(target_vocab_size, c.embedding_dim, c.units, c.cell,
-                                                context_width=self.encoder.width, seed=seed, name="decoder")
+                                                context_width=self.encoder.width, seed=seed, readout=c.readout,
+                                                name="decoder")
 
     def call(self, inputs, training=False, teacher_forcing=None):
         """inputs: {"source": [batch, S], "target_in": [batch, T]}; see Decoder.call for teacher_forcing."""
