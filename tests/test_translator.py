@@ -94,3 +94,11 @@ def test_shrunk_weights_are_smaller_and_translate_the_same(toy_model, tmp_path, 
     sentences = list(toy_pairs.source)
     original = [t.text for t in Translator.load(toy_model).translate(sentences, SearchConfig(greedy=True))]
     assert [t.text for t in Translator.load(copy).translate(sentences, SearchConfig(greedy=True))] == original
+
+
+def test_a_source_over_the_maximum_length_is_flagged_as_cut(toy_model):
+    translator = Translator.load(toy_model)
+    translator.max_length = 4  # before the first call: the compiled search reads it when traced
+    short, long = translator.translate(["Hola", "¿Dónde está el perro grande y el gato pequeño?"], SearchConfig(greedy=True))
+    assert not short.truncated and long.truncated
+    assert long.text  # still translated, from its first 4 tokens

@@ -28,8 +28,8 @@ def export_saved_model(translator: Translator, out: Path, search: SearchConfig) 
     search_fn = translator.compiled(search)
 
     def translate(sentences):
-        texts, scores = search_fn(sentences)
-        return {"translation": texts[:, 0], "score": scores[:, 0]}
+        texts, scores, truncated = search_fn(sentences)
+        return {"translation": texts[:, 0], "score": scores[:, 0], "truncated": truncated}
 
     archive = keras.export.ExportArchive()
     archive.track(translator.model)

@@ -30,8 +30,7 @@ def length_penalty(length, alpha: float):
 
 def _force_end_after_limit(log_probs, step, max_lengths, end_id):
     """At and past a sentence's limit, every token but END gets -inf. log_probs [n, vocab], max_lengths [n]."""
-    vocab = tf.shape(log_probs)[-1]
-    only_end = tf.where(tf.range(vocab) == end_id, 0.0, NEG_INF)
+    only_end = tf.one_hot(end_id, tf.shape(log_probs)[-1], on_value=0.0, off_value=NEG_INF)
     return tf.where((step + 1 >= max_lengths)[:, None], log_probs + only_end[None, :], log_probs)
 
 

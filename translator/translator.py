@@ -66,12 +66,15 @@ class Translator:
 
     # --- in-graph pieces ---------------------------------------------------------------
     def encode_source(self, texts):
-        """Sentences [batch] -> (source ids [batch, S] with START/END, per-sentence length limits [batch])."""
-        ids = self.source_tokenizer.tokenize(texts)[:, : self.max_length]
+        """Sentences [batch] -> (source ids [batch, S] with START/END, per-sentence length limits [batch],
+        whether each sentence was cut to the model's maximum length [batch])."""
+        ids = self.source_tokenizer.tokenize(texts)
+        truncated = ids.row_lengths() > self.max_length
+        ids = ids[:, : self.max_length]
         batch = ids.nrows()
         ids = tf.concat([tf.fill([batch, 1], START_ID), ids, tf.fill([batch, 1], END_ID)], axis=1)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
-        return ids.to_tensor(PAD_ID), tf.minimum(2 * lengths + 10, self.max_length + 2)
+        return ids.to_tensor(PAD_ID), tf.minimum(2 * lengths + 10, self.max_length + 2), truncated
 
     def _step_function(self, prepared):
         decoder = self.model.decoder
@@ -83,22 +86,23 @@ class Translator:
         return step
 
     def _search(self, texts, search: SearchConfig):
-        source, max_lengths = self.encode_source(texts)
+        source, max_lengths, truncated = self.encode_source(texts)
         prepared = self.model.encode(source)
         decoder = self.model.decoder
         if search.greedy or search.beam_size == 1:
             tokens, scores = greedy_search(self._step_function(prepared), decoder.initial_state(prepared),
                                            max_lengths, START_ID, END_ID)
-            return self.target_tokenizer.detokenize(tokens)[:, None], scores[:, None]
+            return self.target_tokenizer.detokenize(tokens)[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)
         tokens, scores = beam_search(self._step_function(prepared), decoder.initial_state(prepared), max_lengths,
                                      START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best)
         batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
         texts = self.target_tokenizer.detokenize(tf.reshape(tokens, [batch * n, -1]))
-        return tf.reshape(texts, [batch, n]), scores
+        return tf.reshape(texts, [batch, n]), scores, truncated
 
     def compiled(self, search: SearchConfig):
-        """The tf.function for one search setting: strings [batch] -> (texts [batch, n], scores [batch, n])."""
+        """The tf.function for one search setting:
+        strings [batch] -> (texts [batch, n], scores [batch, n], truncated [batch])."""
         if search not in self._compiled:
             self._compiled[search] = tf.function(
                 lambda texts: self._search(texts, search),
@@ -125,7 +129,7 @@ class Translator:
         if not self.has_attention:
             raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
         output = self.translate([sentence], search)[0].text
-        source, _ = self.encode_source(tf.constant([sentence]))
+        source, _, _ = self.encode_source(tf.constant([sentence]))
         target = self.target_tokenizer.tokenize(tf.constant([output]))
         target_in = tf.concat([[[START_ID]], tf.cast(target.to_tensor(), tf.int32)], axis=1)
         weights = self.model.decoder.attention_weights(target_in, self.model.encoder(source))[0].numpy()
@@ -138,10 +142,8 @@ class Translator:
         results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
         todo = [i for i, s in enumerate(sentences) if s.strip()]
         if todo:
-            batch = tf.constant([sentences[i] for i in todo])
-            texts, scores = self.compiled(search)(batch)
-            too_long = self.source_tokenizer.tokenize(batch).row_lengths().numpy() > self.max_length
-            for i, row_texts, row_scores, cut in zip(todo, texts.numpy(), scores.numpy(), too_long):
+            texts, scores, truncated = self.compiled(search)(tf.constant([sentences[i] for i in todo]))
+            for i, row_texts, row_scores, cut in zip(todo, texts.numpy(), scores.numpy(), truncated.numpy()):
                 alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
                 results[i] = Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut))
         return results
