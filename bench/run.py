@@ -26,9 +26,12 @@ CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "co
 CACHE = REPO / "bench" / "cache"
 DECODERS = ("init", "context", "feedback", "attention")
 CONFIGS = {
-    # the TensorFlow NMT tutorial's sizes, for a comparison at equal size
-    "tutorial": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 5000, "batch_size": 64},
-    "default": {"embedding_dim": 128, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 8000, "batch_size": 64},
+    # The TensorFlow NMT tutorial's sizes, for a comparison at equal size. Its output layer reads a
+    # 256-wide vector; here `readout` gives the attention decoder the same (see decoders.OutputLayer).
+    "tutorial": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 5000,
+                 "batch_size": 64, "attention_readout": 256, "model_dir": "data/models/spa-eng-small"},
+    "default": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 8000,
+                "batch_size": 64, "attention_readout": 0, "model_dir": "data/models/spa-eng"},
 }
 WARMUP_STEPS, TIMED_STEPS = 10, 60
 QUICK_TIMED_STEPS = 50
@@ -52,19 +55,24 @@ def tokenizers(sizes: dict, train_pairs):
     return result
 
 
+def readout(sizes: dict, decoder: str) -> int:
+    return sizes["attention_readout"] if decoder == "attention" else 0
+
+
 def flops_per_target_token(sizes: dict, decoder: str, vocab: int, source_tokens: float, target_tokens: float) -> float:
     """Forward + backward (3x forward) multiply-adds x 2, per target token, counted from the layer sizes."""
-    e, u = sizes["embedding_dim"], sizes["units"]
+    e, u, r = sizes["embedding_dim"], sizes["units"], readout(sizes, decoder)
     width = 2 * u if sizes["bidirectional"] else u
     gates = 3  # GRU
     per_source = (2 if sizes["bidirectional"] else 1) * 2 * (e + u) * gates * u
     step_input = {"init": 1, "context": width, "feedback": e + width, "attention": e + width}[decoder]
-    per_target = 2 * (step_input + u) * gates * u + 2 * u * vocab
+    per_target = 2 * (step_input + u) * gates * u
     if decoder == "attention":
-        per_target += 2 * width * vocab + 2 * u * u + source_tokens * (2 * u + 2 * width)
-        per_source += 2 * width * u  # keys
+        per_source += 2 * width * u  # keys, once
+        per_target += 2 * u * u + source_tokens * (2 * u + 2 * width)  # query, energies, context
+        per_target += 2 * (u + width) * r + 2 * r * vocab if r else 2 * (u + width) * vocab
     else:
-        per_target += 2 * width * vocab / target_tokens  # the context's share, once per sentence
+        per_target += 2 * u * vocab + 2 * width * vocab / target_tokens  # the context's share, once per sentence
     forward = per_target + per_source * source_tokens / target_tokens
     return 3 * forward
 
@@ -83,10 +91,8 @@ def matmul_gflops() -> float:
     return 2 * 64 * 512 * 1536 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
-    import numpy as np
-    import tensorflow as tf
-
+def training_setup(config_name: str, decoder: str):
+    """(trainer, iterator over training batches, sizes) at the configuration's sizes, on the spa-eng split."""
     from translator.config import RunConfig, TrainingConfig
     from translator.corpus import CorpusFormat, read_corpus
     from translator.model import ModelConfig
@@ -98,9 +104,18 @@ def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
     source_tokenizer, target_tokenizer = tokenizers(sizes, pairs)
     encoded = encode_pairs(pairs, source_tokenizer, target_tokenizer, max_length=50)
     model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
-    config = RunConfig(model=ModelConfig(decoder=decoder, **model), training=TrainingConfig(batch_size=sizes["batch_size"]))
+    config = RunConfig(model=ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model),
+                       training=TrainingConfig(batch_size=sizes["batch_size"]))
     trainer = Trainer(config, Data(encoded, encoded, source_tokenizer, target_tokenizer, ""), CACHE / "run", progress_bar=False)
-    batches = iter(make_dataset(encoded, sizes["batch_size"], seed=1))
+    return trainer, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), sizes
+
+
+def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    trainer, batches, sizes = training_setup(config_name, decoder)
+    target_tokenizer = trainer.data.target_tokenizer
     timed = QUICK_TIMED_STEPS if quick else TIMED_STEPS
     seconds, target_tokens, source_tokens, positions = [], [], [], []
     always = tf.constant(1.0)
@@ -121,6 +136,7 @@ def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
                                    np.mean(target_tokens) / sizes["batch_size"])
     return {
         "train_tokens_per_s": round(tokens_per_s, 1),
+        "train_tokens_per_s_overall": round(float(target_tokens.sum() / seconds.sum()), 1),
         "train_pairs_per_s": round(pairs_per_s, 1),
         "train_median_step_s": round(median_step, 4),
         "padding_fraction": round(1 - sum(target_tokens) / sum(positions), 4),
@@ -168,8 +184,9 @@ def child(*args) -> dict:
 @click.command()
 @click.option("--quick", is_flag=True, help="Fewer timed steps and 512 test sentences.")
 @click.option("--config", "config_name", default="tutorial", show_default=True, type=click.Choice(list(CONFIGS)))
-@click.option("--model-dir", type=click.Path(path_type=Path), default=REPO / "data" / "models" / "spa-eng",
-              show_default=True, help="A trained model for the decoding figures.")
+@click.option("--model-dir", type=click.Path(path_type=Path),
+              help="A trained model for the decoding figures [default: the configuration's, data/models/spa-eng-small "
+                   "for tutorial, data/models/spa-eng for default].")
 @click.option("--decoders", default=",".join(DECODERS), show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
 @click.option("--phase", type=click.Choice(["train", "decode", "matmul"]), hidden=True)
@@ -192,6 +209,7 @@ def main(quick, config_name, model_dir, decoders, out, phase, decoder):
     if not (CORPORA / "spa-eng" / "train.tsv").exists():
         raise SystemExit(f"the spa-eng corpus is not at {CORPORA} (set TRANSLATOR_CORPORA)")
     flags = ["--quick"] if quick else []
+    model_dir = model_dir or REPO / CONFIGS[config_name]["model_dir"]
     matmul = child("--phase", "matmul")["matmul_gflops"]
     rows = []
     for name in decoders.split(","):
