@@ -98,6 +98,13 @@ def test_wrong_option_is_one_line():
     assert_one_line_error(run("data", "import", TOY, "--bogus"), "--bogus")
 
 
+@pytest.mark.parametrize("option, value", [("--readout", "-3"), ("--units", "0"), ("--dropout", "1.5"), ("--batch-size", "0")])
+def test_impossible_sizes_are_one_line_and_nothing_is_written(tmp_path, option, value):
+    model = tmp_path / "model"
+    assert_one_line_error(run("train", TOY, "--reverse", "--model-dir", model, option, value), option)
+    assert not model.exists()
+
+
 def test_missing_corpus_names_the_file(tmp_path):
     assert_one_line_error(run("data", "check", tmp_path / "absent.tsv"), "absent.tsv", "no such file")
 

@@ -10,6 +10,7 @@ import numpy as np
 from translator.cells import check_cell
 from translator.decoders import decoder_class
 from translator.encoder import Encoder
+from translator.errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,13 @@ class ModelConfig:
     def __post_init__(self):
         check_cell(self.cell)
         decoder_class(self.decoder)
+        for name in ("embedding_dim", "units", "layers"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.readout < 0:
+            raise OptionError(f"--readout must be 0 (none) or positive, got {self.readout}")
+        if not 0 <= self.dropout < 1:
+            raise OptionError(f"--dropout must be in [0, 1), got {self.dropout}")
 
 
 @keras.saving.register_keras_serializable(package="translator")
