@@ -95,8 +95,9 @@ def batch_members(source_lengths, target_lengths, batch_size: int, shuffle: bool
     Bucketing sorts a random permutation of the whole corpus by (target length,
     source length) - the sort is stable, so pairs of equal lengths land in
     random batches - cuts it into batches and shuffles their order. On spa-eng
-    this leaves 0.1 % of target and 2 % of source positions as padding, where
-    buckets keyed on one side left 15 % on the other.
+    this leaves 0.1 % of target and 2 % of source positions as padding;
+    buckets keyed on the longer side left 15 % of target positions, buckets
+    keyed on the target 40 % of source positions.
     """
     rng = np.random.default_rng(_epoch_seed(seed, epoch))
     order = rng.permutation(len(source_lengths)) if shuffle else np.arange(len(source_lengths))
