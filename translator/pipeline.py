@@ -82,9 +82,13 @@ def make_dataset(
     members = batch_members(encoded.source.row_lengths().numpy(), encoded.target.row_lengths().numpy(),
                             batch_size, shuffle, seed, epoch, bucketing)
     source, target = encoded.source, encoded.target
+
+    @tf.autograph.experimental.do_not_convert  # plain ops: no need to re-read and convert the source each epoch
+    def gather_batch(index):
+        return _padded_batch(tf.gather(source, index), tf.gather(target, index))
+
     batches = tf.data.Dataset.from_tensor_slices(members)
-    batches = batches.map(lambda index: _padded_batch(tf.gather(source, index), tf.gather(target, index)),
-                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = batches.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
