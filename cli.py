@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+EXIT_PROBLEMS_FOUND = 1  # data check: the corpus was read and has problems
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "models" / "spa-eng"
@@ -51,6 +52,53 @@ def cli(context, debug):
     context.obj = {"debug": debug}
 
 
+def existing_file(_context, _param, path):
+    """Refuse a missing file or a folder while parsing, before TensorFlow is imported (seconds)."""
+    from translator.errors import CorpusError
+
+    if path is not None and not path.exists():
+        raise CorpusError(str(path), "no such file")
+    if path is not None and path.is_dir():
+        raise CorpusError(str(path), "is a folder, not a corpus file")
+    return path
+
+
+def new_file(_context, _param, path):
+    """An output file: its folder must exist and it must not be a folder itself (checked before any work)."""
+    from translator.errors import OptionError
+
+    if path is not None and path.is_dir():
+        raise OptionError(f"{path}: is a folder; give a file name to write")
+    if path is not None and not path.absolute().parent.is_dir():
+        raise OptionError(f"{path}: no folder {path.absolute().parent} to write it in")
+    return path
+
+
+def output_folder(_context, _param, path):
+    """A folder to write into: it may exist, but not as a file."""
+    from translator.errors import OptionError
+
+    if path is not None and path.exists() and not path.is_dir():
+        raise OptionError(f"{path}: is a file, not a folder")
+    return path
+
+
+def absent_path(_context, _param, path):
+    """A path that the command will create: refused at once if something is already there."""
+    from translator.errors import OptionError
+
+    if path is not None and path.exists():
+        raise OptionError(f"{path} already exists; remove it or choose another --out")
+    return path
+
+
+def existing_model_folder(_context, _param, path):
+    """Refuse a missing or incomplete model folder while parsing, before TensorFlow is imported."""
+    from translator.folder import check_model_folder
+
+    return None if path is None else check_model_folder(path)
+
+
 def load_tensorflow():
     """Import TensorFlow, quietly unless --debug; commands that need it call this first."""
     if not click.get_current_context().find_root().obj["debug"]:
@@ -70,18 +118,24 @@ def data():
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @corpus_options
 def data_check(corpus, against, as_json, reverse, source_column, target_column, skip_bad_lines):
-    """Report on CORPUS before training: sizes, lengths, outliers, duplicates, bad lines, overlap."""
+    """Report on CORPUS before training: sizes, lengths, outliers, duplicates, bad lines, overlap.
+
+    Exit status: 0 for a clean corpus, 1 when it has bad lines or shares sentences with an --against file
+    (as linters do, for scripts), 2 when it cannot be read at all.
+    """
     from translator.corpus import read_corpus
-    from translator.datacheck import check_corpus, format_report
+    from translator.datacheck import check_corpus, format_report, found_problems
 
     fmt = corpus_format(reverse, source_column, target_column, skip_bad_lines=True)
     report = check_corpus(read_corpus(corpus, fmt), [read_corpus(other, fmt) for other in against])
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
+    if found_problems(report):
+        raise click.exceptions.Exit(EXIT_PROBLEMS_FOUND)
 
 
 @data.command("import")
 @click.argument("corpus", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for train.tsv, dev.tsv and test.tsv.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for train.tsv, dev.tsv and test.tsv.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the split; the same seed gives the same split.")
 @click.option("--dev-size", default=0.01, show_default=True, help="Dev split: a fraction of the pairs below 1, a pair count from 1.")
 @click.option("--test-size", default=0.02, show_default=True, help="Test split: a fraction of the pairs below 1, a pair count from 1.")
@@ -222,9 +276,9 @@ def split_options(options):
 
 
 @cli.command()
-@click.argument("corpus", type=click.Path(path_type=Path))
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="Folder for the model, its checkpoints and logs.")
-@click.option("--dev", type=click.Path(path_type=Path), help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
+@click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the model, its checkpoints and logs.")
+@click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
 @corpus_options
 @with_options(VARIANT_OPTIONS + MODEL_OPTIONS + TRAINING_OPTIONS)
@@ -238,7 +292,15 @@ def train(corpus, model_dir, dev, decoder, cell, resume, force, **options):
     corpus_flags, model_options, training_options = split_options(options)
     config = run_config(corpus_flags, model_options, training_options, decoder, cell)
     budget = {k: training_options[k] for k in ("epochs", "max_minutes", "max_steps")}
-    run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget)
+    run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget,
+                 requested=given_options())
+
+
+def given_options() -> set[str]:
+    """The names of the current command's options that the user set (command line, environment, --config file)."""
+    context = click.get_current_context()
+    defaults = (click.core.ParameterSource.DEFAULT, None)
+    return {p.name for p in context.command.params if context.get_parameter_source(p.name) not in defaults}
 
 
 def comma_list(kind):
@@ -254,13 +316,13 @@ def comma_list(kind):
 
 
 @cli.command()
-@click.argument("corpus", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the variants, results.csv/.md and plots; run again to continue.")
+@click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the variants, results.csv/.md and plots; run again to continue.")
 @click.option("--decoders", default="init,context,feedback,attention", show_default=True, callback=comma_list(str))
 @click.option("--cells", default="gru", show_default=True, callback=comma_list(str))
 @click.option("--seeds", default="1", show_default=True, callback=comma_list(int), help="Several seeds give mean, spread and significance.")
-@click.option("--dev", type=click.Path(path_type=Path), help="Dev corpus; without it one split is held out from CORPUS for all variants.")
-@click.option("--test", type=click.Path(path_type=Path), help="Also score every variant on this test file.")
+@click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus; without it one split is held out from CORPUS for all variants.")
+@click.option("--test", type=click.Path(path_type=Path), callback=existing_file, help="Also score every variant on this test file.")
 @click.option("--beam-sizes", default="1,5", show_default=True, callback=comma_list(int))
 @click.option("--length-penalties", default="0", show_default=True, callback=comma_list(float))
 @click.option("--quick", is_flag=True, help="A preset that finishes in under 10 minutes here: 20,000 short pairs, small models, learning rate 3e-3, 4 epochs each.")
@@ -315,9 +377,10 @@ def load_translator(model_dir):
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
-def read_sentences(sentences, input_file):
+def read_sentences(sentences, input_file, skip_bad_lines):
     """The sentences given as arguments, or one a line from --input FILE ('-' for stdin)."""
     from translator.errors import OptionError
+    from translator.sentences import read_sentences as read_lines
 
     if input_file is None:
         if not sentences:
@@ -325,8 +388,7 @@ def read_sentences(sentences, input_file):
         return list(sentences)
     if sentences:
         raise OptionError("give sentences or --input, not both")
-    stream = sys.stdin if input_file == "-" else open(input_file, encoding="utf-8")
-    return (line.rstrip("\n") for line in stream)
+    return read_lines(input_file, skip_bad_lines, warn=lambda message: click.echo(message, err=True))
 
 
 def batches_of(items, size):
@@ -342,8 +404,9 @@ def batches_of(items, size):
 
 @cli.command()
 @click.argument("sentences", nargs=-1)
-@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
+@click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
+@click.option("--skip-bad-lines", is_flag=True, help="A line that is not UTF-8 becomes an empty translation (with a warning) instead of stopping.")
 @click.option("--beam-size", type=int, help="1 is greedy [default: the best found by `compare` on dev, else 5].")
 @click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
 @click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: as --beam-size].")
@@ -351,10 +414,14 @@ def batches_of(items, size):
 @click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
-@click.option("--plot-attention", type=click.Path(path_type=Path), help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
-def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalty, n_best, batch_size, as_json,
-              with_attention, plot_attention):
+@click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
+def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best, batch_size,
+              as_json, with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
+    from translator.sentences import check_input_file
+
+    if input_file is not None:
+        check_input_file(input_file)
     load_tensorflow()
     from translator.errors import OptionError
     from translator.translator import SearchConfig
@@ -370,7 +437,7 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
     first = None
-    for number, batch in enumerate(batches_of(read_sentences(sentences, input_file), batch_size)):
+    for number, batch in enumerate(batches_of(read_sentences(sentences, input_file, skip_bad_lines), batch_size)):
         first = first if first is not None else batch[0]
         for index, (source, result) in enumerate(zip(batch, translator.translate(batch, search))):
             if result.truncated:
@@ -395,13 +462,13 @@ def translate(sentences, model_dir, input_file, beam_size, greedy, length_penalt
 
 
 @cli.command()
-@click.argument("test_file", type=click.Path(path_type=Path))
-@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
+@click.argument("test_file", type=click.Path(path_type=Path), callback=existing_file)
+@click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
 @click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
 @click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("--output", type=click.Path(path_type=Path), help="Write `source<TAB>hypothesis` lines here.")
+@click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, output):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
@@ -423,7 +490,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
 
 
 @cli.command()
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), help="A folder made by `train`.")
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train`.")
 def shrink(model_dir):
     """Store the model's weights in float16: half the size, for distribution."""
     load_tensorflow()
@@ -436,8 +503,8 @@ def shrink(model_dir):
 
 
 @cli.command()
-@click.option("--model-dir", type=click.Path(path_type=Path), help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the SavedModel (must not exist).")
+@click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
 @click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
 @click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
 def export(model_dir, out, beam_size, length_penalty):
@@ -461,8 +528,8 @@ def main(argv=None) -> int:
     try:
         from translator.errors import TrainingInterrupted, TranslatorError
 
-        cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
-        return 0
+        status = cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
+        return status if isinstance(status, int) else 0  # click returns an Exit's code instead of raising it
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -481,6 +548,12 @@ def main(argv=None) -> int:
         if debug:
             traceback.print_exc()
         click.echo(f"error: {error}", err=True)
+        return EXIT_BAD_INPUT
+    except OSError as error:  # a path the checks did not foresee: permissions, a full disk, a vanished file
+        if debug:
+            traceback.print_exc()
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(f"error: {where}{error.strerror or error}", err=True)
         return EXIT_BAD_INPUT
 
 

@@ -41,18 +41,18 @@ def test_help_lists_every_command():
 
 def test_data_check_reports_as_json_without_tensorflow_noise():
     result = run("data", "check", TOY, "--reverse", "--json", "--against", TOY)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # it overlaps itself: a problem found
     assert result.stderr == ""
     report = json.loads(result.stdout)
     assert report["pairs"] == 54
     assert report["overlap"][0]["shared_pairs"] == 54
 
 
-def test_data_check_lists_bad_lines_instead_of_failing(tmp_path):
+def test_data_check_lists_bad_lines_and_exits_1(tmp_path):
     corpus = tmp_path / "c.tsv"
     corpus.write_bytes(b"Hi.\tHola.\nno tab\nOk.\t\n")
     result = run("data", "check", corpus)
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert "line 2: expected 2 tab-separated fields" in result.stdout
     assert "line 3: empty target sentence" in result.stdout
 

@@ -71,6 +71,15 @@ class RunConfig:
     def to_json(self) -> dict:
         return {"version": __version__, **asdict(self)}
 
+    def flat(self) -> dict:
+        """Every option by its command-line name, underscored (the text options as the source side's: the CLI
+        sets both sides alike; the tokenizer's `kind` is `tokenizer`)."""
+        values = {}
+        for part in (self.data, self.target_text, self.source_text, self.model, self.training):
+            values |= asdict(part)
+        values["tokenizer"] = values.pop("kind")
+        return values
+
     def save(self, path: Path) -> None:
         write_text_atomically(path, json.dumps(self.to_json(), indent=2))
 
@@ -101,10 +110,15 @@ PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextCon
 
 def read_option_file(path: Path) -> dict:
     """Options from a YAML or JSON file, keys spelled as on the command line (dashes or underscores)."""
+    if Path(path).is_dir():
+        raise OptionError(f"{path}: is a folder, not a config file")
     try:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
     except FileNotFoundError:
         raise OptionError(f"{path}: no such config file") from None
+    except UnicodeDecodeError as error:
+        raise OptionError(f"{path}: not a YAML or JSON text file (byte 0x{error.object[error.start]:02x} at "
+                          f"offset {error.start} is not UTF-8)") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path} line {mark.line + 1}" if mark else str(path)

@@ -67,6 +67,12 @@ def check_corpus(corpus: Corpus, against: list[Corpus] = ()) -> dict:
     }
 
 
+def found_problems(report: dict) -> bool:
+    """Bad lines, or sentences shared with another corpus: what makes `data check` exit 1, as linters do."""
+    shared = ("shared_pairs", "shared_source_sentences", "shared_target_sentences")
+    return bool(report["bad_lines"]) or any(o.get(key, 0) for o in report["overlap"] for key in shared)
+
+
 def format_report(report: dict) -> str:
     """The report as a few short tables for a terminal."""
     sides = pd.DataFrame(

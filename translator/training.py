@@ -22,6 +22,7 @@ import shutil
 import signal
 import threading
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -35,12 +36,12 @@ from translator.config import RunConfig, TrainingConfig
 from translator.corpus import read_corpus, split_corpus
 from translator.errors import OptionError, TrainingInterrupted, TranslatorError
 from translator.files import write_text_atomically
+from translator.folder import WEIGHTS
 from translator.model import Seq2Seq
 from translator.pipeline import EncodedPairs, encode_pairs, make_dataset
 from translator.text import Tokenizer
 
 MIN_TRAINING_PAIRS = 2
-WEIGHTS = "model.weights.h5"
 
 
 def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
@@ -184,7 +185,14 @@ class Trainer:
         self.progress = Progress()
         self._train_step = self._compile_train_step()
         self._dev_step = tf.function(self._dev_loss, reduce_retracing=True)
-        self.writer = tf.summary.create_file_writer(str(self.model_dir / "logs"))
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The TensorBoard writer, made on first use: a run that fails before its first step leaves logs/ as it was."""
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.model_dir / "logs"))
+        return self._writer
 
     # --- compiled steps ---------------------------------------------------------------
     def _compile_train_step(self):
@@ -354,15 +362,19 @@ class Trainer:
         folder = self.model_dir / "checkpoint"
         if not folder.exists() and (self.model_dir / "checkpoint.old").exists():
             folder = self.model_dir / "checkpoint.old"  # killed between the two renames
+        path = folder / "progress.json"
         try:
-            arrays = np.load(folder / "variables.npz")
+            progress = Progress(**json.loads(path.read_text(encoding="utf-8")))
+            path = folder / "variables.npz"
+            arrays = np.load(path)
             for i, v in enumerate(self.model.variables):
                 v.assign(arrays[f"model/{i}"])
             for i, v in enumerate(self.optimizer.variables):
                 v.assign(arrays[f"optimizer/{i}"])
-            self.progress = Progress(**json.loads((folder / "progress.json").read_text(encoding="utf-8")))
-        except (OSError, KeyError, ValueError) as error:
-            raise TranslatorError(f"{folder}: cannot resume from this checkpoint ({error})") from None
+        except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:  # a truncated .npz is a bad zip
+            problem = "missing" if isinstance(error, FileNotFoundError) else f"damaged ({error})"
+            raise TranslatorError(f"{path}: {problem}; cannot resume from this checkpoint") from None
+        self.progress = progress
 
     def write_summary(self):
         p = self.progress
@@ -385,35 +397,51 @@ def _progress_bar(enabled: bool, epoch: int, epochs: int, total: int, done: int)
 
 
 def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
-          force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None) -> Progress:
+          force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None,
+          requested: set[str] = frozenset()) -> Progress:
     """Train a model into `model_dir`; with `resume`, continue the run saved there.
 
     `budget` (epochs, max_minutes, max_steps) overrides the config's, also on
-    resume, where every other option comes from the saved config.
+    resume, where every other option comes from the saved config; `requested`
+    names the options the user gave, which a resume refuses when they differ
+    from the saved run's. Nothing in the folder changes before the data, the
+    tokenizers and (on resume) the checkpoint have been read.
     """
     model_dir = Path(model_dir)
     if resume:
         if not (model_dir / "checkpoint").exists() and not (model_dir / "checkpoint.old").exists():
             raise OptionError(f"{model_dir}: no checkpoint to resume from")
-        config = RunConfig.load(model_dir / "config.json")
+        saved = RunConfig.load(model_dir / "config.json")
+        refuse_changed_options(saved, config, set(requested) - set(budget or ()), model_dir)
+        config = saved
     elif (model_dir / "config.json").exists() and not force:
         raise OptionError(f"{model_dir} already holds a model; use --resume to continue it, "
                           "--force to train a new one over it, or another --model-dir")
     if budget:
         config = replace(config, training=replace(config.training, **budget))
     data = prepare_data(config, corpus, dev, model_dir, resume, echo)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        shutil.rmtree(model_dir / "checkpoint", ignore_errors=True)
-        data.source_tokenizer.save(model_dir / "source_tokenizer.json")
-        data.target_tokenizer.save(model_dir / "target_tokenizer.json")
-    config.save(model_dir / "config.json")
     trainer = Trainer(config, data, model_dir, echo, progress_bar)
     if resume:
         trainer.load_checkpoint()
         trainer.progress.stopped_because = ""
         echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
+    else:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(model_dir / "checkpoint", ignore_errors=True)
+        data.source_tokenizer.save(model_dir / "source_tokenizer.json")
+        data.target_tokenizer.save(model_dir / "target_tokenizer.json")
+    config.save(model_dir / "config.json")
     progress = trainer.run()
     echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
          f"{progress.seconds / 60:.1f} min, model in {model_dir}")
     return progress
+
+
+def refuse_changed_options(saved: RunConfig, requested_config: RunConfig, requested: set[str], model_dir: Path):
+    """A resume continues the saved run as configured: an option given with another value is an error."""
+    saved_values, requested_values = saved.flat(), requested_config.flat()
+    changed = [f"--{name.replace('_', '-')} {requested_values[name]} (saved: {saved_values[name]})"
+               for name in sorted(requested) if name in saved_values and requested_values[name] != saved_values[name]]
+    if changed:
+        raise OptionError(f"{model_dir}: --resume continues the saved run, but these options differ from it: "
+                          f"{', '.join(changed)}; drop them, or train a new model with --force")

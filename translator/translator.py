@@ -14,12 +14,10 @@ import tensorflow as tf
 
 from translator.config import RunConfig
 from translator.errors import ModelDirError
+from translator.folder import CONFIG, SEARCH, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, check_model_folder
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
-from translator.training import WEIGHTS
-
-REQUIRED_FILES = ("config.json", "source_tokenizer.json", "target_tokenizer.json", WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -48,15 +46,10 @@ class Translator:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Translator":
-        model_dir = Path(model_dir)
-        if not model_dir.is_dir():
-            raise ModelDirError(f"{model_dir}: no such model folder (train one with: python cli.py train CORPUS --model-dir {model_dir})")
-        missing = [name for name in REQUIRED_FILES if not (model_dir / name).exists()]
-        if missing:
-            raise ModelDirError(f"{model_dir}: not a complete model folder, missing {', '.join(missing)}")
-        config = RunConfig.load(model_dir / "config.json")
-        source = Tokenizer.load(model_dir / "source_tokenizer.json")
-        target = Tokenizer.load(model_dir / "target_tokenizer.json")
+        model_dir = check_model_folder(model_dir)
+        config = RunConfig.load(model_dir / CONFIG)
+        source = Tokenizer.load(model_dir / SOURCE_TOKENIZER)
+        target = Tokenizer.load(model_dir / TARGET_TOKENIZER)
         model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
         try:
             model.load_weights(model_dir / WEIGHTS)
@@ -114,11 +107,14 @@ class Translator:
     @property
     def default_search(self) -> SearchConfig:
         """The beam setting `compare` found best on dev (search.json in the folder), else the default."""
-        try:
-            saved = json.loads((Path(self.model_dir) / "search.json").read_text(encoding="utf-8"))
-            return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        path = Path(self.model_dir or ".") / SEARCH
+        if self.model_dir is None or not path.exists():
             return SearchConfig()
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelDirError(f"{path}: damaged search setting ({error}); delete it to use beam 5") from None
 
     @property
     def has_attention(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from translator.training import WEIGHTS
+from translator.folder import WEIGHTS
 
 
 def shrink_weights(model_dir: Path) -> tuple[int, int]:
