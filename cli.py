@@ -436,27 +436,31 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
-    first = None
+    first_alignment = None
     for number, batch in enumerate(batches_of(read_sentences(sentences, input_file, skip_bad_lines), batch_size)):
-        first = first if first is not None else batch[0]
-        for index, (source, result) in enumerate(zip(batch, translator.translate(batch, search))):
+        if with_attention or (plot_attention and number == 0):
+            results = translator.translate_with_attention(batch, search)
+            first_alignment = first_alignment or (batch[0], results[0][1])
+        else:
+            results = [(result, None) for result in translator.translate(batch, search)]
+        for index, (source, (result, alignment)) in enumerate(zip(batch, results)):
             if result.truncated:
                 click.echo(f"warning: sentence {number * batch_size + index + 1} is longer than the model's maximum "
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             if as_json:
                 record = {"source": source, "translation": result.text, "score": result.score,
                           "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]}
-                if with_attention and source.strip():
-                    source_tokens, output_tokens, weights = translator.attention(source, search)
+                if with_attention and alignment:
+                    source_tokens, output_tokens, weights = alignment
                     record["attention"] = {"source_tokens": source_tokens, "output_tokens": output_tokens,
                                            "weights": weights.round(4).tolist()}
                 click.echo(json.dumps(record, ensure_ascii=False))
             else:
                 click.echo(result.text)
-    if plot_attention and first is not None:
+    if plot_attention and first_alignment and first_alignment[1]:
         from translator.plots import plot_attention as draw
 
-        source_tokens, output_tokens, weights = translator.attention(first, search)
+        first, (source_tokens, output_tokens, weights) = first_alignment
         draw(source_tokens, output_tokens, weights, plot_attention, title=first)
         click.echo(f"attention heatmap of the first sentence: {plot_attention}", err=True)
 

@@ -64,6 +64,46 @@ def test_n_best_is_ranked(translator):
     assert result.text == "I am tired."
 
 
+def test_attention_weights_are_those_of_the_searchs_own_steps(translator):
+    """Replay greedy decoding one decoder step at a time: the tokens and the alpha_t of each step must be
+    what translate_with_attention reports (not a re-tokenized text's teacher-forced weights)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from translator.text import GLUE, START_ID
+
+    sentence = "¿Dónde está el perro grande y el gato?"  # unseen: the output is not a memorised pair
+    result, (source_tokens, output_tokens, weights) = translator.translate_with_attention(
+        [sentence], SearchConfig(greedy=True))[0]
+    source, _, _ = translator.encode_source(tf.constant([sentence]))
+    prepared = translator.model.encode(source)
+    state, token, alphas, ids = translator.model.decoder.initial_state(prepared), tf.constant([START_ID]), [], []
+    for _ in output_tokens:
+        logits, state, alpha = translator.model.decoder.step(token, state, prepared)
+        token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        alphas.append(alpha[0].numpy())
+        ids.append(int(token[0]))
+    assert output_tokens == [translator.target_tokenizer.vocab[i].replace(GLUE, "") for i in ids]
+    assert len(source_tokens) == weights.shape[1] == source.shape[1]
+    np.testing.assert_allclose(weights, np.stack(alphas), atol=1e-5)
+    assert result.text == translator.translate([sentence], SearchConfig(greedy=True))[0].text
+
+
+def test_attention_of_a_beam_belongs_to_its_best_hypothesis(translator, toy_pairs):
+    sentences = list(toy_pairs.source[:5]) + ["", "¿Dónde está el perro grande?"]
+    search = SearchConfig(beam_size=4, n_best=2)
+    plain = translator.translate(sentences, search)
+    for (result, alignment), alone in zip(translator.translate_with_attention(sentences, search), plain):
+        assert [t for t, _ in result.alternatives] == [t for t, _ in alone.alternatives]
+        assert [s for _, s in result.alternatives] == pytest.approx([s for _, s in alone.alternatives], abs=1e-5)
+        if not alone.text:
+            assert alignment is None
+            continue
+        _, output_tokens, weights = alignment
+        assert output_tokens[-1] == "[END]" and weights.shape[0] == len(output_tokens)
+        assert weights.sum(axis=1) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_missing_and_damaged_model_folders(tmp_path, toy_model):
     with pytest.raises(ModelDirError, match="no such model folder"):
         Translator.load(tmp_path / "absent")

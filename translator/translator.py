@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from translator.config import RunConfig
@@ -78,30 +79,47 @@ class Translator:
 
         return step
 
-    def _search(self, texts, search: SearchConfig):
+    def _search_ids(self, texts, search: SearchConfig):
+        """(source ids [batch, S], output ids [batch, n, L] padded with END, scores [batch, n], truncated [batch])."""
         source, max_lengths, truncated = self.encode_source(texts)
         prepared = self.model.encode(source)
         decoder = self.model.decoder
         if search.greedy or search.beam_size == 1:
             tokens, scores = greedy_search(self._step_function(prepared), decoder.initial_state(prepared),
                                            max_lengths, START_ID, END_ID)
-            return self.target_tokenizer.detokenize(tokens)[:, None], scores[:, None], truncated
+            return source, tokens[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)
         tokens, scores = beam_search(self._step_function(prepared), decoder.initial_state(prepared), max_lengths,
                                      START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best)
-        batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
-        texts = self.target_tokenizer.detokenize(tf.reshape(tokens, [batch * n, -1]))
-        return tf.reshape(texts, [batch, n]), scores, truncated
+        return source, tokens, scores, truncated
 
-    def compiled(self, search: SearchConfig):
+    def _detokenize(self, tokens):
+        batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
+        return tf.reshape(self.target_tokenizer.detokenize(tf.reshape(tokens, [batch * n, -1])), [batch, n])
+
+    def _search(self, texts, search: SearchConfig):
+        _, tokens, scores, truncated = self._search_ids(texts, search)
+        return self._detokenize(tokens), scores, truncated
+
+    def _search_with_attention(self, texts, search: SearchConfig):
+        """The search, then the attention weights of its best hypothesis: a teacher-forced pass over the very
+        token ids the search chose (the same inputs and states as its steps), never a re-tokenized text."""
+        source, tokens, scores, truncated = self._search_ids(texts, search)
+        best = tokens[:, 0]
+        target_in = tf.concat([tf.fill([tf.shape(best)[0], 1], START_ID), best[:, :-1]], axis=1)
+        weights = self.model.decoder.attention_weights(target_in, self.model.encoder(source, training=False))
+        return self._detokenize(tokens), scores, truncated, source, best, weights
+
+    def compiled(self, search: SearchConfig, with_attention: bool = False):
         """The tf.function for one search setting:
-        strings [batch] -> (texts [batch, n], scores [batch, n], truncated [batch])."""
-        if search not in self._compiled:
-            self._compiled[search] = tf.function(
-                lambda texts: self._search(texts, search),
-                input_signature=[tf.TensorSpec([None], tf.string)],
-            )
-        return self._compiled[search]
+        strings [batch] -> (texts [batch, n], scores [batch, n], truncated [batch]), and with_attention
+        also (source ids [batch, S], best output ids [batch, L], weights [batch, L, S])."""
+        key = (search, with_attention)
+        if key not in self._compiled:
+            run = self._search_with_attention if with_attention else self._search
+            self._compiled[key] = tf.function(lambda texts: run(texts, search),
+                                              input_signature=[tf.TensorSpec([None], tf.string)])
+        return self._compiled[key]
 
     # --- the Python API --------------------------------------------------------------
     @property
@@ -121,25 +139,45 @@ class Translator:
         return hasattr(self.model.decoder, "attention_weights")
 
     def attention(self, sentence: str, search: SearchConfig = SearchConfig()):
-        """(source tokens, output tokens, weights [output, source]) for one sentence's translation."""
+        """(source tokens, output tokens, weights [output, source]) of the search's own best translation."""
+        return self.translate_with_attention([sentence], search)[0][1]
+
+    def translate_with_attention(self, sentences: list[str], search: SearchConfig = SearchConfig()):
+        """[(Translation, (source tokens, output tokens, weights [output, source]) or None for an empty sentence)]."""
         if not self.has_attention:
             raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
-        output = self.translate([sentence], search)[0].text
-        source, _, _ = self.encode_source(tf.constant([sentence]))
-        target = self.target_tokenizer.tokenize(tf.constant([output]))
-        target_in = tf.concat([[[START_ID]], tf.cast(target.to_tensor(), tf.int32)], axis=1)
-        weights = self.model.decoder.attention_weights(target_in, self.model.encoder(source))[0].numpy()
-        source_tokens = [self.source_tokenizer.vocab[i].replace(GLUE, "") for i in source[0].numpy()]
-        output_tokens = [self.target_tokenizer.vocab[i].replace(GLUE, "") for i in target[0].numpy()] + ["[END]"]
-        return source_tokens, output_tokens, weights
+        results = [(Translation("", 0.0, [("", 0.0)]), None) for _ in sentences]
+        todo = [i for i, s in enumerate(sentences) if s.strip()]
+        if todo:
+            texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(
+                tf.constant([sentences[i] for i in todo]))
+            translations = self._translations(texts, scores, truncated)
+            for row, i in enumerate(todo):
+                results[i] = (translations[row], self._alignment(source[row].numpy(), best[row].numpy(), weights[row].numpy()))
+        return results
+
+    def _alignment(self, source_ids, output_ids, weights):
+        """Token strings for one sentence's weights, cut to its real source length and to its first END."""
+        source_length = int((source_ids != PAD_ID).sum())
+        output_length = int(np.argmax(output_ids == END_ID)) + 1 if (output_ids == END_ID).any() else len(output_ids)
+        source_tokens = [self.source_tokenizer.vocab[i].replace(GLUE, "") for i in source_ids[:source_length]]
+        output_tokens = [self.target_tokenizer.vocab[i].replace(GLUE, "") for i in output_ids[:output_length]]
+        return source_tokens, output_tokens, weights[:output_length, :source_length]
+
+    @staticmethod
+    def _translations(texts, scores, truncated) -> list[Translation]:
+        results = []
+        for row_texts, row_scores, cut in zip(texts.numpy(), scores.numpy(), truncated.numpy()):
+            alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
+            results.append(Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut)))
+        return results
 
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
         results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
         todo = [i for i, s in enumerate(sentences) if s.strip()]
         if todo:
-            texts, scores, truncated = self.compiled(search)(tf.constant([sentences[i] for i in todo]))
-            for i, row_texts, row_scores, cut in zip(todo, texts.numpy(), scores.numpy(), truncated.numpy()):
-                alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
-                results[i] = Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut))
+            translations = self._translations(*self.compiled(search)(tf.constant([sentences[i] for i in todo])))
+            for i, translation in zip(todo, translations):
+                results[i] = translation
         return results
