@@ -525,6 +525,33 @@ def export(model_dir, out, beam_size, length_penalty):
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 
+@cli.command()
+@click.option("--model-dir", "model_dirs", multiple=True, help="A model folder, as DIR or SRC-TGT=DIR (languages for LibreTranslate clients; read from names like spa-eng); repeatable [default: data/models/spa-eng].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(0, 10_000), help="How long a request waits for others to share its search call.")
+@click.option("--max-batch", default=64, show_default=True, type=click.IntRange(1), help="Sentences per search call.")
+@click.option("--max-sentences", default=64, show_default=True, type=click.IntRange(1), help="Sentences per request (413 above).")
+@click.option("--max-characters", default=10_000, show_default=True, type=click.IntRange(1), help="Characters per request (413 above).")
+def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_characters):
+    """Serve models over HTTP: a LibreTranslate-compatible API, a JSON API, and a web page at /."""
+    from translator.folder import check_model_folder
+    from translator.serve.models import ModelSpec
+
+    specs = [ModelSpec.parse(text) for text in model_dirs] or [ModelSpec.parse(str(DEFAULT_MODEL))]
+    for spec in specs:
+        check_model_folder(spec.path)
+    load_tensorflow()
+    from translator.serve.app import ServeSettings
+    from translator.serve.run import load_models
+    from translator.serve.run import serve as run_server
+
+    settings = ServeSettings(max_wait_ms=max_wait_ms, max_batch=max_batch, max_sentences=max_sentences,
+                             max_characters=max_characters)
+    debug = click.get_current_context().find_root().obj["debug"]
+    run_server(load_models(specs), host, port, settings, echo=lambda m: click.echo(m, err=True), debug=debug)
+
+
 def main(argv=None) -> int:
     """Run the CLI; map user errors to one line and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
