@@ -341,8 +341,8 @@ def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, leng
     if quick:
         apply_quick_preset(model_options, training_options)
     config = run_config(corpus_flags, model_options, training_options)
-    table = run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
-                        length_penalties=length_penalties, quick=quick, echo=click.echo)
+    run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
+                length_penalties=length_penalties, quick=quick, echo=click.echo)
     click.echo((out_dir / "results.md").read_text())
     click.echo(f"results: {out_dir / 'results.csv'}, {out_dir / 'summary.md'}, plots: curves.png, bleu.png, beam.png")
 
@@ -375,6 +375,20 @@ def load_translator(model_dir):
         return Translator.load(DEFAULT_MODEL)
     except ModelDirError as error:
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
+
+
+def search_setting(translator, beam_size, greedy, length_penalty, n_best=1):
+    """The search the options ask for; what they leave out comes from the model's search.json (the setting
+    chosen on dev), else beam 5 without a length penalty."""
+    from translator.errors import OptionError
+    from translator.translator import SearchConfig
+
+    default = translator.default_search
+    beam_size = 1 if greedy else default.beam_size if beam_size is None else beam_size
+    length_penalty = default.length_penalty if length_penalty is None else length_penalty
+    if beam_size < 1 or not 1 <= n_best <= beam_size:
+        raise OptionError("--beam-size must be at least 1, and --n-best at most --beam-size")
+    return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1)
 
 
 def read_sentences(sentences, input_file, skip_bad_lines):
@@ -424,15 +438,11 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         check_input_file(input_file)
     load_tensorflow()
     from translator.errors import OptionError
-    from translator.translator import SearchConfig
 
     translator = load_translator(model_dir)
-    default = translator.default_search
-    beam_size = default.beam_size if beam_size is None else beam_size
-    length_penalty = default.length_penalty if length_penalty is None else length_penalty
-    if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1) or batch_size < 1:
-        raise OptionError("--beam-size and --batch-size must be at least 1, and --n-best at most --beam-size")
-    search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=greedy)
+    if batch_size < 1:
+        raise OptionError("--batch-size must be at least 1")
+    search = search_setting(translator, beam_size, greedy, length_penalty, n_best)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -468,9 +478,9 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @cli.command()
 @click.argument("test_file", type=click.Path(path_type=Path), callback=existing_file)
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
-@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
+@click.option("--beam-size", type=int, help="1 is greedy [default: the model's search.json, else 5].")
 @click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
-@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: the model's search.json, else 0].")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, output):
@@ -480,16 +490,12 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
     source sentence is translated once and scored against all its references.
     """
     load_tensorflow()
-    from translator.errors import OptionError
     from translator.evaluate import evaluate as run_evaluation
     from translator.evaluate import format_report
-    from translator.translator import SearchConfig
 
-    if beam_size < 1:
-        raise OptionError("--beam-size must be at least 1")
     translator = load_translator(model_dir)
-    report = run_evaluation(translator, test_file, SearchConfig(beam_size=beam_size, greedy=greedy,
-                                                                length_penalty=length_penalty), output)
+    search = search_setting(translator, beam_size, greedy, length_penalty)
+    report = run_evaluation(translator, test_file, search, output)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
@@ -509,8 +515,8 @@ def shrink(model_dir):
 @cli.command()
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
-@click.option("--beam-size", default=5, show_default=True, help="1 is greedy.")
-@click.option("--length-penalty", default=0.0, show_default=True, help="GNMT alpha; 0 = none.")
+@click.option("--beam-size", type=int, help="1 is greedy [default: the model's search.json, else 5].")
+@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: the model's search.json, else 0].")
 def export(model_dir, out, beam_size, length_penalty):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 
@@ -518,10 +524,9 @@ def export(model_dir, out, beam_size, length_penalty):
     """
     load_tensorflow()
     from translator.export import export_saved_model
-    from translator.translator import SearchConfig
 
-    search = SearchConfig(beam_size=beam_size, length_penalty=length_penalty, greedy=beam_size == 1)
-    path = export_saved_model(load_translator(model_dir), out, search)
+    translator = load_translator(model_dir)
+    path = export_saved_model(translator, out, search_setting(translator, beam_size, False, length_penalty))
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 

@@ -171,6 +171,12 @@ TABLE = [
     # shrink
     row("shrink-missing", "shrink", "--model-dir", "{in}/absent", names=("absent",)),
     *damaged(("shrink", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"), prefix="shrink-"),
+    # serve: everything is checked before the port opens
+    row("serve-model-dir-missing", "serve", "--model-dir", "{in}/absent", names=("absent", "no such model folder")),
+    *damaged(("serve", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"), prefix="serve-"),
+    row("serve-bad-languages", "serve", "--model-dir", "es={model}", names=("SRC-TGT",)),
+    row("serve-bad-port", "serve", "--model-dir", "{model}", "--port", "70000", names=("--port",)),
+    row("serve-max-batch-0", "serve", "--model-dir", "{model}", "--max-batch", "0", names=("--max-batch",)),
     # the command line itself
     row("unknown-command", "translat", "Hola.", names=("translat",)),
     row("unknown-option", "translate", "--beam", "5", "Hola.", names=("--beam",)),
@@ -205,8 +211,11 @@ def run_row(row: Row, inputs: Path, toy_model: Path, work: Path) -> dict:
     argv = [str(a).format(**{"in": inputs, "model": model, "new": work / "new"}) for a in row.argv]
     watched = [model, inputs / "splits", inputs / "export"]
     before = [folder_hash(p) for p in watched]
-    result = subprocess.run([sys.executable, str(REPO / "cli.py"), *argv], input=row.stdin, capture_output=True,
-                            cwd=work, timeout=300)
+    try:
+        result = subprocess.run([sys.executable, str(REPO / "cli.py"), *argv], input=row.stdin, capture_output=True,
+                                cwd=work, timeout=300)
+    except subprocess.TimeoutExpired as timeout:  # e.g. a server that started instead of refusing: the row fails
+        result = subprocess.CompletedProcess(argv, -1, timeout.stdout or b"", b"timed out after 300 s")
     return {"result": result, "unchanged": [folder_hash(p) for p in watched] == before, "argv": argv}
 
 

@@ -50,6 +50,25 @@ def test_evaluate_command_on_the_memorised_model(toy_model, tmp_path):
     assert first == ["Estoy aquí.", "I am here."]  # read in the model's direction (Spanish -> English)
 
 
+def test_evaluate_searches_with_the_stored_setting_unless_told(toy_model, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(toy_model, model)
+    (model / "search.json").write_text('{"beam_size": 3, "length_penalty": 0.4}')
+
+    def report(*options):
+        result = subprocess.run([sys.executable, str(REPO / "cli.py"), "evaluate", str(TOY), "--model-dir", str(model),
+                                 "--json", *options], capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    stored = report()
+    assert (stored["search"], stored["length_penalty"]) == ("beam 3", 0.4)
+    told = report("--beam-size", "2", "--length-penalty", "0")
+    assert (told["search"], told["length_penalty"]) == ("beam 2", 0.0)
+
+
 LOADER = """
 import sys, json
 import tensorflow as tf, tensorflow_text  # noqa: F401
