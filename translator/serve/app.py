@@ -185,13 +185,16 @@ class Service:
         self.executor.shutdown(wait=True)
 
     async def warm_up(self, model: ServedModel) -> None:
-        """Trace the default search (with attention too, for the page) and greedy search once, so that the first
-        requests are not slow."""
-        started, translator = time.monotonic(), model.translator
+        """Trace the default search (with attention too, for the page) and greedy search once, then run the
+        default search once at every padded batch size: TensorFlow's kernels keep per-shape state, so the
+        memory a batch size costs is spent before the first request instead of during the first thousands."""
+        started, translator, loop = time.monotonic(), model.translator, asyncio.get_running_loop()
         settings = [(translator.default_search, False), (SearchConfig(greedy=True), False)]
         settings += [(translator.default_search, True)] if translator.has_attention else []
         for setting in settings:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.run_batch, translator, ["Hola."], setting)
+            await loop.run_in_executor(self.executor, self.run_batch, translator, ["Hola."], setting)
+        for size in (b for b in BATCH_SIZES if 1 < b <= self.settings.max_batch):
+            await loop.run_in_executor(self.executor, self.run_batch, translator, ["Hola."] * size, settings[0])
         model.ready = True
         model.card["traced_in_s"] = round(time.monotonic() - started, 2)
 
