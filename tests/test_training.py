@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import REPO
@@ -11,7 +12,8 @@ from translator.corpus import read_corpus
 from translator.errors import OptionError, TranslatorError
 from translator.model import ModelConfig
 from translator.text import TextConfig
-from translator.training import masked_cross_entropy, teacher_forcing_probability, train
+from translator.corpus import CorpusFormat
+from translator.training import learning_rate, masked_cross_entropy, teacher_forcing_probability, train, warmup_steps
 from translator.translator import SearchConfig, Translator
 
 TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
@@ -38,6 +40,24 @@ def test_masked_cross_entropy_ignores_padding():
     first_only = float(masked_cross_entropy(target, logits, np.array([[True, False]])))
     assert first_only == pytest.approx(-np.log(0.5), rel=1e-5)
     assert full == pytest.approx(-(np.log(0.5) + np.log(0.8)) / 2, rel=1e-5)
+
+
+def test_the_warm_up_is_at_most_half_the_first_epoch():
+    config = TrainingConfig(warmup_steps=200)
+    assert warmup_steps(config, steps_per_epoch=4) == 2 and warmup_steps(config, steps_per_epoch=1) == 1
+    assert warmup_steps(config, steps_per_epoch=1800) == 200
+    assert learning_rate(config, 1, 1.0, steps_per_epoch=4) == pytest.approx(config.learning_rate)
+
+
+def test_a_small_corpus_learns_with_the_default_options(tmp_path):
+    """54 pairs at batch 16, 30 epochs (120 steps), every other option at its default: with a fixed 200-step
+    warm-up the learning rate never got going and every translation was empty."""
+    config = RunConfig(data=CorpusFormat(reverse=True), training=TrainingConfig(batch_size=16, epochs=30, patience=30))
+    train(TOY, tmp_path / "model", config, dev=TOY, echo=lambda *_: None, progress_bar=False)
+    pairs = read_corpus(TOY, CorpusFormat(reverse=True)).pairs
+    outputs = [t.text for t in Translator.load(tmp_path / "model").translate(list(pairs.source), SearchConfig(greedy=True))]
+    assert sum(bool(o) for o in outputs) == len(outputs)
+    assert sum(o == t for o, t in zip(outputs, pairs.target)) >= 5  # it has begun to learn the pairs themselves
 
 
 def test_scheduled_sampling_probability_decays():
@@ -87,6 +107,8 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
     assert straight.keys() == again.keys()
     for name in straight:
         np.testing.assert_array_equal(straight[name], again[name], err_msg=name)
+    # the epoch's training loss is summed across the stop: the same as the straight run's
+    assert resumed.history[-1]["train_loss"] == pytest.approx(straight_progress.history[-1]["train_loss"], rel=1e-9)
 
 
 def test_the_model_folder_holds_everything(tmp_path):
@@ -97,6 +119,9 @@ def test_the_model_folder_holds_everything(tmp_path):
         assert (folder / name).exists(), name
     saved = json.loads((folder / "config.json").read_text())
     assert saved["version"] and saved["model"]["decoder"] == "context"
+    history = pd.read_csv(folder / "history.csv")
+    assert {"train_loss", "dev_loss"} <= set(history.columns)
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert RunConfig.load(folder / "config.json") == toy_config("context", epochs=2)
     assert list(folder.glob("*.partial")) == []
 
