@@ -229,12 +229,15 @@ def test_a_client_that_disconnects_costs_nothing_else(live, toy_pairs):
 
 
 def test_sigterm_finishes_the_requests_in_flight_then_exits_0(toy_model, toy_pairs):
-    server = LiveServer(toy_model, "--max-wait-ms", "1500")  # a request waits 1.5 s for company
+    server = LiveServer(toy_model, "--max-wait-ms", "3000")  # a request waits 3 s for company
     try:
         answers = []
         thread = threading.Thread(target=lambda: answers.append(server.post("/translate", {"q": toy_pairs.source.iloc[0]})))
         thread.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while server.get("/health").json()["models"]["model"]["requests"] == 0:  # until it waits in the batcher
+            assert time.monotonic() < deadline, "the request never reached the server"
+            time.sleep(0.05)
         server.process.send_signal(signal.SIGTERM)
         thread.join(timeout=60)
         assert server.process.wait(timeout=60) == 0
