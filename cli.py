@@ -54,13 +54,9 @@ def cli(context, debug):
 
 def existing_file(_context, _param, path):
     """Refuse a missing file or a folder while parsing, before TensorFlow is imported (seconds)."""
-    from translator.errors import CorpusError
+    from translator.files import check_input_path
 
-    if path is not None and not path.exists():
-        raise CorpusError(str(path), "no such file")
-    if path is not None and path.is_dir():
-        raise CorpusError(str(path), "is a folder, not a corpus file")
-    return path
+    return None if path is None else check_input_path(path)
 
 
 def new_file(_context, _param, path):
@@ -381,14 +377,11 @@ def search_setting(translator, beam_size, greedy, length_penalty, n_best=1):
     """The search the options ask for; what they leave out comes from the model's search.json (the setting
     chosen on dev), else beam 5 without a length penalty."""
     from translator.errors import OptionError
-    from translator.translator import SearchConfig
 
-    default = translator.default_search
-    beam_size = 1 if greedy else default.beam_size if beam_size is None else beam_size
-    length_penalty = default.length_penalty if length_penalty is None else length_penalty
-    if beam_size < 1 or not 1 <= n_best <= beam_size:
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best)
+    if search.beam_size < 1 or not 1 <= n_best <= search.beam_size:
         raise OptionError("--beam-size must be at least 1, and --n-best at most --beam-size")
-    return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1)
+    return search
 
 
 def read_sentences(sentences, input_file, skip_bad_lines):

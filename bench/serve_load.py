@@ -145,22 +145,22 @@ def main() -> None:
         wait_ready(port)
         asyncio.run(run_phase(port, texts, 50, 4, 60))  # warm-up: connections, allocator, search shapes
         rss = {"after_warm_up": resident_mb(process.pid)}
-        calls = search_calls(port)
+        before = search_calls(port)
         one = summary(*asyncio.run(run_phase(port, texts, args.sequential, 1, args.time_limit)), 1)
-        sequential_calls, calls = search_calls(port) - calls, search_calls(port)
+        after_one = search_calls(port)
+        one["search_calls"] = after_one - before
+        rss_by_thousand = []
 
         def sample(count):
             if count % 1000 == 0:
                 rss_by_thousand.append(round(resident_mb(process.pid), 1))
             if count == 1000:
-                rss["after_1000"] = resident_mb(process.pid)
-
-        rss_by_thousand = []
+                rss["after_1000"] = rss_by_thousand[-1]
 
         many = summary(*asyncio.run(run_phase(port, texts, args.requests, args.concurrency, args.time_limit, sample)),
                        args.concurrency)
         rss["after_all"] = resident_mb(process.pid)
-        many["search_calls"], one["search_calls"] = search_calls(port) - calls, sequential_calls
+        many["search_calls"] = search_calls(port) - after_one
     finally:
         process.terminate()
         status = process.wait(timeout=60)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from translator.errors import CorpusError, OptionError
-from translator.files import write_text_atomically
+from translator.files import check_input_path, write_text_atomically
 
 CORPUS_SUFFIXES = (".txt", ".tsv", ".csv")
 
@@ -73,11 +73,7 @@ class Corpus:
 
 def read_corpus(path: str | Path, fmt: CorpusFormat = CorpusFormat()) -> Corpus:
     """Read a corpus file (plain or zipped) into a `Corpus`."""
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(str(path), "no such file")
-    if path.is_dir():
-        raise CorpusError(str(path), "is a folder, not a corpus file")
+    path = check_input_path(path)
     if zipfile.is_zipfile(path):
         name, data, suffix = _read_zip_member(path)
     else:

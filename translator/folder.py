@@ -17,7 +17,7 @@ REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
 JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting"}
 
 
-def check_model_folder(model_dir: str | Path) -> Path:
+def require_model_files(model_dir: str | Path) -> Path:
     """`model_dir` as a Path, or a ModelDirError naming what is missing."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -26,6 +26,13 @@ def check_model_folder(model_dir: str | Path) -> Path:
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
     if missing:
         raise ModelDirError(f"{model_dir}: not a complete model folder, missing {', '.join(missing)}")
+    return model_dir
+
+
+def check_model_folder(model_dir: str | Path) -> Path:
+    """`require_model_files`, then every file read once to see that it is whole: what a command does while
+    parsing its options (loading the model reports damage too, but only after TensorFlow's import)."""
+    model_dir = require_model_files(model_dir)
     for name, what in JSON_FILES.items():
         if (model_dir / name).exists():
             try:

@@ -9,22 +9,18 @@ byte-order mark and Windows line ends are accepted.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Callable, Iterator
 
 from translator.errors import CorpusError
+from translator.files import check_input_path
 
 BOM = b"\xef\xbb\xbf"
 
 
 def check_input_file(path: str) -> None:
     """Fail early, before any model is loaded, when --input names no readable file."""
-    if path == "-":
-        return
-    if not Path(path).exists():
-        raise CorpusError(path, "no such file")
-    if Path(path).is_dir():
-        raise CorpusError(path, "is a folder, not a file of sentences")
+    if path != "-":
+        check_input_path(path, "a file of sentences")
 
 
 def read_sentences(path: str, skip_bad_lines: bool = False, warn: Callable[[str], None] = print) -> Iterator[str]:

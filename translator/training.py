@@ -198,6 +198,10 @@ class Trainer:
         self._dev_step = tf.function(self._dev_loss, reduce_retracing=True)
         self._writer = None
 
+    def current_learning_rate(self) -> float:
+        p = self.progress
+        return learning_rate(self.config.training, p.step, p.lr_scale, self.steps_per_epoch)
+
     @property
     def writer(self):
         """The TensorBoard writer, made on first use: a run that fails before its first step leaves logs/ as it was."""
@@ -271,9 +275,9 @@ class Trainer:
         t, p = self.config.training, self.progress
         batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch)
         batches = batches.skip(p.batch_in_epoch)
-        bar = _progress_bar(self.progress_bar, p.epoch, t.epochs, len(self.data.train) // t.batch_size + 1, p.batch_in_epoch)
+        bar = _progress_bar(self.progress_bar, p.epoch, t.epochs, self.steps_per_epoch, p.batch_in_epoch)
         for batch in batches:
-            self.optimizer.learning_rate.assign(learning_rate(t, p.step, p.lr_scale, self.steps_per_epoch))
+            self.optimizer.learning_rate.assign(self.current_learning_rate())
             teacher = teacher_forcing_probability(t, p.step)
             loss = float(self._train_step(batch, tf.constant(1.0 if teacher is None else teacher, tf.float32)))
             if not math.isfinite(loss):
@@ -320,7 +324,7 @@ class Trainer:
         p.history.append({"epoch": p.epoch + 1, "complete": completed, "step": p.step,
                           "train_loss": train_loss, "dev_loss": dev,
                           "minutes": p.seconds / 60,
-                          "learning_rate": learning_rate(t, p.step, p.lr_scale, self.steps_per_epoch),
+                          "learning_rate": self.current_learning_rate(),
                           "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9)})
         with self.writer.as_default(step=p.step):
             tf.summary.scalar("dev/loss", dev)
@@ -342,10 +346,9 @@ class Trainer:
     def _recover_from_nan(self, loss: float):
         p = self.progress
         if p.nan_recoveries >= self.config.training.max_nan_recoveries:
-            lowered = learning_rate(self.config.training, p.step, p.lr_scale, self.steps_per_epoch)
             raise TranslatorError(
                 f"the loss became {loss} {p.nan_recoveries + 1} times, even after rolling back and lowering "
-                f"the learning rate to {lowered:.2g}; likely causes: "
+                f"the learning rate to {self.current_learning_rate():.2g}; likely causes: "
                 f"the learning rate (--learning-rate {self.config.training.learning_rate:g}), no gradient clipping "
                 f"(--clip-norm {self.config.training.clip_norm:g}), or an enormous pair (longest: {self.data.longest_line})"
             )

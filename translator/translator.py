@@ -6,6 +6,7 @@ tf.function per search setting, so a batch costs one call from Python.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from translator.config import RunConfig
 from translator.errors import ModelDirError
-from translator.folder import CONFIG, SEARCH, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, check_model_folder
+from translator.folder import CONFIG, SEARCH, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, require_model_files
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
@@ -47,7 +48,7 @@ class Translator:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Translator":
-        model_dir = check_model_folder(model_dir)
+        model_dir = require_model_files(model_dir)
         config = RunConfig.load(model_dir / CONFIG)
         source = Tokenizer.load(model_dir / SOURCE_TOKENIZER)
         target = Tokenizer.load(model_dir / TARGET_TOKENIZER)
@@ -122,9 +123,9 @@ class Translator:
         return self._compiled[key]
 
     # --- the Python API --------------------------------------------------------------
-    @property
+    @functools.cached_property
     def default_search(self) -> SearchConfig:
-        """The beam setting `compare` found best on dev (search.json in the folder), else the default."""
+        """The beam setting `compare` found best on dev (search.json in the folder, read once), else the default."""
         path = Path(self.model_dir or ".") / SEARCH
         if self.model_dir is None or not path.exists():
             return SearchConfig()
@@ -134,27 +135,29 @@ class Translator:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ModelDirError(f"{path}: damaged search setting ({error}); delete it to use beam 5") from None
 
+    def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
+                       n_best: int = 1) -> SearchConfig:
+        """A search setting; what is None comes from `default_search`. Callers check the values they took in."""
+        default = self.default_search
+        beam_size = default.beam_size if beam_size is None else beam_size
+        length_penalty = default.length_penalty if length_penalty is None else length_penalty
+        return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1)
+
     @property
     def has_attention(self) -> bool:
         return hasattr(self.model.decoder, "attention_weights")
-
-    def attention(self, sentence: str, search: SearchConfig = SearchConfig()):
-        """(source tokens, output tokens, weights [output, source]) of the search's own best translation."""
-        return self.translate_with_attention([sentence], search)[0][1]
 
     def translate_with_attention(self, sentences: list[str], search: SearchConfig = SearchConfig()):
         """[(Translation, (source tokens, output tokens, weights [output, source]) or None for an empty sentence)]."""
         if not self.has_attention:
             raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
-        results = [(Translation("", 0.0, [("", 0.0)]), None) for _ in sentences]
-        todo = [i for i, s in enumerate(sentences) if s.strip()]
-        if todo:
-            texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(
-                tf.constant([sentences[i] for i in todo]))
-            translations = self._translations(texts, scores, truncated)
-            for row, i in enumerate(todo):
-                results[i] = (translations[row], self._alignment(source[row].numpy(), best[row].numpy(), weights[row].numpy()))
-        return results
+
+        def run(texts):
+            texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(tf.constant(texts))
+            alignments = [self._alignment(*row) for row in zip(source.numpy(), best.numpy(), weights.numpy())]
+            return list(zip(self._translations(texts, scores, truncated), alignments))
+
+        return _over_nonempty(sentences, run, lambda: (_empty_translation(), None))
 
     def _alignment(self, source_ids, output_ids, weights):
         """Token strings for one sentence's weights, cut to its real source length and to its first END."""
@@ -174,10 +177,18 @@ class Translator:
 
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
-        results = [Translation("", 0.0, [("", 0.0)]) for _ in sentences]
-        todo = [i for i, s in enumerate(sentences) if s.strip()]
-        if todo:
-            translations = self._translations(*self.compiled(search)(tf.constant([sentences[i] for i in todo])))
-            for i, translation in zip(todo, translations):
-                results[i] = translation
-        return results
+        return _over_nonempty(sentences, lambda texts: self._translations(*self.compiled(search)(tf.constant(texts))),
+                              _empty_translation)
+
+
+def _empty_translation() -> Translation:
+    return Translation("", 0.0, [("", 0.0)])
+
+
+def _over_nonempty(sentences: list[str], run, empty) -> list:
+    """run(the non-empty sentences) -> their results, in order; an empty (or all-space) sentence gets empty()."""
+    todo = [i for i, s in enumerate(sentences) if s.strip()]
+    results = [empty() for _ in sentences]
+    for i, result in zip(todo, run([sentences[i] for i in todo]) if todo else []):
+        results[i] = result
+    return results

@@ -143,17 +143,16 @@ class Service:
         return model
 
     def search_setting(self, body: dict, model: ServedModel) -> SearchConfig:
-        default = model.translator.default_search
-        beam = field(body, "beam_size", int, default.beam_size)
-        n_best = field(body, "n_best", int, 1)
-        alpha = field(body, "length_penalty", float, default.length_penalty)
+        search = model.translator.search_setting(field(body, "beam_size", int, None),
+                                                 field(body, "length_penalty", float, None), field(body, "n_best", int, 1))
+        beam, n_best, alpha = search.beam_size, search.n_best, search.length_penalty
         if not 1 <= beam <= self.settings.max_beam:
             raise ApiError(422, f"field 'beam_size' must be from 1 to {self.settings.max_beam}, got {beam}")
         if not 1 <= n_best <= beam:
             raise ApiError(422, f"field 'n_best' must be from 1 to beam_size ({beam}), got {n_best}")
         if not 0 <= alpha <= 5:
             raise ApiError(422, f"field 'length_penalty' must be from 0 to 5, got {alpha}")
-        return SearchConfig(beam_size=beam, length_penalty=alpha, n_best=n_best, greedy=beam == 1)
+        return search
 
     @staticmethod
     def run_batch(translator, sentences: list[str], setting: tuple[SearchConfig, bool]) -> list:
@@ -203,8 +202,10 @@ def create_app(models: list[ServedModel], settings: ServeSettings = ServeSetting
     service = Service(models, settings)
     max_bytes = 6 * settings.max_characters + 65_536  # max_characters of JSON-escaped text, and the rest
 
+    page_html = PAGE.read_text(encoding="utf-8")
+
     async def page(_request):
-        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+        return HTMLResponse(page_html)
 
     async def health(_request):
         loading = [m.name for m in models if not m.ready]
@@ -238,23 +239,23 @@ def create_app(models: list[ServedModel], settings: ServeSettings = ServeSetting
         lines = [text.split("\n") for text in texts]  # a line is a sentence
         flat = [line for text in lines for line in text]
         check_limits(flat, settings)
-        default = model.translator.default_search
-        beam = max(default.beam_size, alternatives + 1)
-        search = SearchConfig(beam_size=beam, length_penalty=default.length_penalty, n_best=alternatives + 1,
-                              greedy=beam == 1)
+        search = model.translator.search_setting(max(model.translator.default_search.beam_size, alternatives + 1),
+                                                 n_best=alternatives + 1)
         results = iter(result for result, _ in await model.batcher.submit(flat, (search, False)))
         translated = [[next(results) for _ in text] for text in lines]
-        answers = [{"translatedText": "\n".join(r.text for r in text),
-                    **({"alternatives": ["\n".join(r.alternatives[i][0] if i < len(r.alternatives) else r.text
-                                                   for r in text) for i in range(1, alternatives + 1)]}
-                       if alternatives else {})} for text in translated]
-        detected = {"detectedLanguage": {"language": model.spec.source, "confidence": 100.0}} if source == "auto" else {}
-        if isinstance(q, str):
-            return JSONResponse({**answers[0], **detected})
-        merged = {"translatedText": [a["translatedText"] for a in answers], **detected}
+
+        def hypothesis(text_results, rank):
+            """The rank-th hypothesis of every line of one text, joined as the text was (the best where fewer)."""
+            return "\n".join(r.alternatives[rank][0] if rank < len(r.alternatives) else r.text for r in text_results)
+
+        answer = {"translatedText": [hypothesis(t, 0) for t in translated]}
         if alternatives:
-            merged["alternatives"] = [a["alternatives"] for a in answers]
-        return JSONResponse(merged)
+            answer["alternatives"] = [[hypothesis(t, rank) for rank in range(1, alternatives + 1)] for t in translated]
+        if isinstance(q, str):
+            answer = {key: value[0] for key, value in answer.items()}
+        if source == "auto":
+            answer["detectedLanguage"] = {"language": model.spec.source, "confidence": 100.0}
+        return JSONResponse(answer)
 
     async def translate(request):
         body = await json_body(request, max_bytes)
