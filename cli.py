@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from translator.options import absent_path, existing_file, existing_model_folder, new_file, output_folder
+
 EXIT_PROBLEMS_FOUND = 1  # data check: the corpus was read and has problems
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -27,21 +29,10 @@ TRAIN_DEFAULT_MODEL = (
 
 def corpus_options(function):
     """The options that say how to read a corpus file."""
-    options = [
-        click.option("--reverse", is_flag=True, help="Swap the two columns: the second becomes the source (Spanish->English from an Anki file)."),
-        click.option("--source-column", help="Name of the source column, for a file with a header."),
-        click.option("--target-column", help="Name of the target column, for a file with a header."),
-        click.option("--skip-bad-lines", is_flag=True, help="Skip malformed lines and count them, instead of stopping at the first."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    from translator.config import CorpusFormat
+    from translator.options import options_for
 
-
-def corpus_format(reverse, source_column, target_column, skip_bad_lines):
-    from translator.corpus import CorpusFormat
-
-    return CorpusFormat(reverse=reverse, source_column=source_column, target_column=target_column, skip_bad_lines=skip_bad_lines)
+    return options_for(CorpusFormat)(function)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -50,49 +41,6 @@ def corpus_format(reverse, source_column, target_column, skip_bad_lines):
 def cli(context, debug):
     """Train, use and compare small sequence-to-sequence translation models on a CPU."""
     context.obj = {"debug": debug}
-
-
-def existing_file(_context, _param, path):
-    """Refuse a missing file or a folder while parsing, before TensorFlow is imported (seconds)."""
-    from translator.files import check_input_path
-
-    return None if path is None else check_input_path(path)
-
-
-def new_file(_context, _param, path):
-    """An output file: its folder must exist and it must not be a folder itself (checked before any work)."""
-    from translator.errors import OptionError
-
-    if path is not None and path.is_dir():
-        raise OptionError(f"{path}: is a folder; give a file name to write")
-    if path is not None and not path.absolute().parent.is_dir():
-        raise OptionError(f"{path}: no folder {path.absolute().parent} to write it in")
-    return path
-
-
-def output_folder(_context, _param, path):
-    """A folder to write into: it may exist, but not as a file."""
-    from translator.errors import OptionError
-
-    if path is not None and path.exists() and not path.is_dir():
-        raise OptionError(f"{path}: is a file, not a folder")
-    return path
-
-
-def absent_path(_context, _param, path):
-    """A path that the command will create: refused at once if something is already there."""
-    from translator.errors import OptionError
-
-    if path is not None and path.exists():
-        raise OptionError(f"{path} already exists; remove it or choose another --out")
-    return path
-
-
-def existing_model_folder(_context, _param, path):
-    """Refuse a missing or incomplete model folder while parsing, before TensorFlow is imported."""
-    from translator.folder import check_model_folder
-
-    return None if path is None else check_model_folder(path)
 
 
 def load_tensorflow():
@@ -113,16 +61,17 @@ def data():
 @click.option("--against", multiple=True, type=click.Path(path_type=Path), help="Another corpus file (e.g. the test split) to look for shared sentences in; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @corpus_options
-def data_check(corpus, against, as_json, reverse, source_column, target_column, skip_bad_lines):
+def data_check(corpus, against, as_json, **corpus_flags):
     """Report on CORPUS before training: sizes, lengths, outliers, duplicates, bad lines, overlap.
 
     Exit status: 0 for a clean corpus, 1 when it has bad lines or shares sentences with an --against file
     (as linters do, for scripts), 2 when it cannot be read at all.
     """
+    from translator.config import CorpusFormat
     from translator.corpus import read_corpus
     from translator.datacheck import check_corpus, format_report, found_problems
 
-    fmt = corpus_format(reverse, source_column, target_column, skip_bad_lines=True)
+    fmt = CorpusFormat(**(corpus_flags | {"skip_bad_lines": True}))
     report = check_corpus(read_corpus(corpus, fmt), [read_corpus(other, fmt) for other in against])
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
     if found_problems(report):
@@ -143,6 +92,7 @@ def data_import(corpus, out_dir, seed, dev_size, test_size, force, **corpus_flag
     Pairs that share a source or a target sentence stay in the same split.
     The files hold `source<TAB>target` lines, in the direction read.
     """
+    from translator.config import CorpusFormat
     from translator.corpus import read_corpus, split_corpus, write_pairs
     from translator.errors import OptionError
 
@@ -150,7 +100,7 @@ def data_import(corpus, out_dir, seed, dev_size, test_size, force, **corpus_flag
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:
         raise OptionError(f"{', '.join(existing)} already exist; use --force to overwrite or choose another --out")
-    loaded = read_corpus(corpus, corpus_format(**corpus_flags))
+    loaded = read_corpus(corpus, CorpusFormat(**corpus_flags))
     splits = split_corpus(loaded.pairs, dev_size=dev_size, test_size=test_size, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, pairs in splits.items():
@@ -172,103 +122,30 @@ def data_download(name, out_dir):
 
 
 def load_option_file(context, _param, path):
-    """--config FILE: its values become the defaults, so the command line wins."""
+    """--config FILE: its values become the defaults, so the command line wins. Keys are spelled as the flags
+    (dashes or underscores: tokenizer, max-length) or as the fields."""
     if path is None:
         return None
-    load_tensorflow()
     from translator.config import read_option_file
     from translator.errors import OptionError
 
     values = read_option_file(Path(path))
-    known = {p.name for p in context.command.params}
-    unknown = sorted(set(values) - known)
+    names = {opt.lstrip("-").replace("-", "_"): p.name for p in context.command.params for opt in p.opts}
+    names |= {p.name: p.name for p in context.command.params}
+    unknown = sorted(set(values) - set(names))
     if unknown:
         raise OptionError(f"{path}: unknown option(s) {', '.join(unknown)}")
-    context.default_map = {**(context.default_map or {}), **values}
+    context.default_map = {**(context.default_map or {}), **{names[key]: value for key, value in values.items()}}
     return path
 
 
-def choice_of(names):
-    return click.Choice(list(names), case_sensitive=False)
+def run_options(exclude=()):
+    """Every option of a training run (corpus format, text, model, training), generated from the config."""
+    from translator.config import CorpusFormat, ModelConfig, TextConfig, TrainingConfig
+    from translator.options import options_for
 
-
-VARIANT_OPTIONS = [
-    click.option("--decoder", default="attention", show_default=True, type=choice_of(["init", "context", "feedback", "attention"]), help="init: c is the initial state only; context: c at every step; feedback: c and the previous token; attention: Bahdanau."),
-    click.option("--cell", default="gru", show_default=True, type=choice_of(["rnn", "lstm", "gru"])),
-]
-MODEL_OPTIONS = [
-    click.option("--embedding-dim", default=128, show_default=True),
-    click.option("--units", default=256, show_default=True),
-    click.option("--layers", default=1, show_default=True, help="Encoder layers."),
-    click.option("--bidirectional/--unidirectional", default=True, show_default=True, help="Encoder direction."),
-    click.option("--context", default="last", show_default=True, type=choice_of(["last", "dense", "mean"]), help="c = h_N, tanh(q h_N), or tanh(q mean h_j)."),
-    click.option("--dropout", default=0.1, show_default=True, help="Between encoder layers."),
-    click.option("--readout", default=0, show_default=True, help="Width of a tanh layer between the decoder state (and context) and the output layer; 0 = none. Makes the attention decoder's output layer, its costliest part, several times cheaper."),
-    click.option("--vocab-size", default=8000, show_default=True, help="Per language, reserved tokens included."),
-    click.option("--tokenizer", default="wordpiece", show_default=True, type=choice_of(["wordpiece", "word"])),
-    click.option("--lowercase", is_flag=True, help="Lowercase all text."),
-    click.option("--strip-accents", is_flag=True, help="Remove accents (NFKD); the default keeps them (NFC)."),
-]
-TRAINING_OPTIONS = [
-    click.option("--batch-size", default=64, show_default=True),
-    click.option("--max-length", default=50, show_default=True, help="Tokens per side; longer pairs are dropped (or --truncate'd)."),
-    click.option("--truncate", is_flag=True, help="Truncate long pairs instead of dropping them."),
-    click.option("--epochs", default=10, show_default=True),
-    click.option("--max-minutes", type=float, help="Stop after this much training time."),
-    click.option("--max-steps", type=int, help="Stop after this many steps."),
-    click.option("--learning-rate", default=1e-3, show_default=True),
-    click.option("--warmup-steps", default=200, show_default=True),
-    click.option("--decay-steps", default=20000, show_default=True, help="The learning rate halves every this many steps."),
-    click.option("--clip-norm", default=5.0, show_default=True, help="Clip gradients to this global norm; 0 turns clipping off."),
-    click.option("--label-smoothing", default=0.0, show_default=True),
-    click.option("--teacher-forcing", default="always", show_default=True, type=choice_of(["always", "never", "scheduled"]), help="Feed the true previous token (always), the model's own prediction (never), or the true one with a decaying probability (scheduled). Affects only the feedback and attention decoders: init and context never see the previous token."),
-    click.option("--schedule", default="inverse-sigmoid", show_default=True, type=choice_of(["linear", "exponential", "inverse-sigmoid"]), help="Decay of the true-token probability under --teacher-forcing scheduled."),
-    click.option("--schedule-steps", default=5000, show_default=True, help="Step where that probability reaches 0.5 (0 for linear)."),
-    click.option("--patience", default=3, show_default=True, help="Epochs without dev improvement before stopping."),
-    click.option("--checkpoint-every", default=500, show_default=True, help="Steps between checkpoints."),
-    click.option("--seed", default=1, show_default=True),
-]
-
-
-def with_options(options):
-    def apply(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return apply
-
-
-def run_config(corpus_flags, model_options, training_options, decoder="attention", cell="gru"):
-    """A RunConfig from the parsed options (model_options and training_options are consumed)."""
-    from translator.config import RunConfig, TrainingConfig
-    from translator.model import ModelConfig
-    from translator.text import TextConfig
-
-    text = TextConfig(kind=model_options.pop("tokenizer"), vocab_size=model_options.pop("vocab_size"),
-                      lowercase=model_options.pop("lowercase"), strip_accents=model_options.pop("strip_accents"))
-    return RunConfig(
-        data=corpus_format(**corpus_flags),
-        source_text=text,
-        target_text=text,
-        model=ModelConfig(decoder=decoder, cell=cell, **model_options),
-        training=TrainingConfig(**training_options),
-    )
-
-
-def split_options(options):
-    """(corpus flags, model and text options, training options) out of one **kwargs of a command."""
-    from dataclasses import fields
-
-    from translator.config import TrainingConfig
-    from translator.model import ModelConfig
-
-    text_names = ("tokenizer", "vocab_size", "lowercase", "strip_accents")
-    corpus = {k: options.pop(k) for k in ("reverse", "source_column", "target_column", "skip_bad_lines")}
-    model = {f.name: options.pop(f.name) for f in fields(ModelConfig) if f.name in options}
-    model |= {k: options.pop(k) for k in text_names}
-    training = {f.name: options.pop(f.name) for f in fields(TrainingConfig) if f.name in options}
-    return corpus, model, training
+    return options_for(CorpusFormat, TextConfig, ModelConfig, TrainingConfig, exclude=exclude,
+                       before_import=load_tensorflow)
 
 
 @cli.command()
@@ -276,18 +153,17 @@ def split_options(options):
 @click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the model, its checkpoints and logs.")
 @click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
-@corpus_options
-@with_options(VARIANT_OPTIONS + MODEL_OPTIONS + TRAINING_OPTIONS)
+@run_options()
 @click.option("--resume", is_flag=True, help="Continue the run saved in --model-dir exactly where it stopped.")
 @click.option("--force", is_flag=True, help="Train a new model over the one in --model-dir.")
-def train(corpus, model_dir, dev, decoder, cell, resume, force, **options):
+def train(corpus, model_dir, dev, resume, force, **options):
     """Train a model on CORPUS (TSV, CSV or Anki .zip) into --model-dir."""
     load_tensorflow()
+    from translator.config import RunConfig
     from translator.training import train as run_training
 
-    corpus_flags, model_options, training_options = split_options(options)
-    config = run_config(corpus_flags, model_options, training_options, decoder, cell)
-    budget = {k: training_options[k] for k in ("epochs", "max_minutes", "max_steps")}
+    config = RunConfig.from_options(options)
+    budget = {k: options[k] for k in ("epochs", "max_minutes", "max_steps")}
     run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget,
                  requested=given_options())
 
@@ -303,6 +179,8 @@ def comma_list(kind):
     def parse(_context, _param, value):
         from translator.errors import OptionError
 
+        if value is None:
+            return None
         try:
             return [kind(item.strip()) for item in value.split(",") if item.strip()]
         except ValueError:
@@ -314,8 +192,8 @@ def comma_list(kind):
 @cli.command()
 @click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the variants, results.csv/.md and plots; run again to continue.")
-@click.option("--decoders", default="init,context,feedback,attention", show_default=True, callback=comma_list(str))
-@click.option("--cells", default="gru", show_default=True, callback=comma_list(str))
+@click.option("--decoders", callback=comma_list(str), help="Comma-separated decoders [default: all].")
+@click.option("--cells", callback=comma_list(str), help="Comma-separated cells [default: the --cell default].")
 @click.option("--seeds", default="1", show_default=True, callback=comma_list(int), help="Several seeds give mean, spread and significance.")
 @click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus; without it one split is held out from CORPUS for all variants.")
 @click.option("--test", type=click.Path(path_type=Path), callback=existing_file, help="Also score every variant on this test file.")
@@ -323,27 +201,36 @@ def comma_list(kind):
 @click.option("--length-penalties", default="0", show_default=True, callback=comma_list(float))
 @click.option("--quick", is_flag=True, help="A preset that finishes in under 10 minutes here: 20,000 short pairs, small models, learning rate 3e-3, 4 epochs each.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
-@corpus_options
-@with_options(MODEL_OPTIONS + TRAINING_OPTIONS)
+@run_options(exclude=("decoder", "cell"))
 def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, length_penalties, quick, **options):
     """Train each decoder (and cell, and seed) on identical data, sizes and budget, then score them side by side."""
     load_tensorflow()
     from translator.compare import compare as run_compare
-    from translator.config import DECODER_NAMES, check_names
+    from translator.config import ModelConfig, RunConfig
+    from translator.options import choices_of
 
-    check_names("--decoders", decoders, DECODER_NAMES)
-    check_names("--cells", cells, ("rnn", "lstm", "gru"))
-    corpus_flags, model_options, training_options = split_options(options)
+    decoders = checked_names("--decoders", decoders, choices_of(ModelConfig, "decoder"))
+    cells = checked_names("--cells", cells, choices_of(ModelConfig, "cell")) if cells else [ModelConfig.cell]
     if quick:
-        apply_quick_preset(model_options, training_options)
-    config = run_config(corpus_flags, model_options, training_options)
+        apply_quick_preset(options)
+    config = RunConfig.from_options(options)
     run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
                 length_penalties=length_penalties, quick=quick, echo=click.echo)
     click.echo((out_dir / "results.md").read_text())
     click.echo(f"results: {out_dir / 'results.csv'}, {out_dir / 'summary.md'}, plots: curves.png, bleu.png, beam.png")
 
 
-def apply_quick_preset(model_options, training_options):
+def checked_names(option, names, allowed) -> list:
+    """`names` (all of `allowed` when none are given), or an error naming the unknown ones."""
+    from translator.errors import OptionError
+
+    unknown = [n for n in names or () if n not in allowed]
+    if unknown:
+        raise OptionError(f"{option}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return list(names or allowed)
+
+
+def apply_quick_preset(options):
     """compare --quick: small models, 4 epochs each of the 20,000-pair subset, a high learning rate.
 
     Measured on spa-eng: with 1.5 minutes a variant at learning rate 1e-3, attention had not begun to
@@ -352,18 +239,27 @@ def apply_quick_preset(model_options, training_options):
     load. An epoch budget gives every variant the same data whatever the load.
     """
     given = click.get_current_context().get_parameter_source
-    model_options |= {"embedding_dim": 64, "units": 128, "vocab_size": 2000}
-    training_options |= {"warmup_steps": 100}
+    options |= {"embedding_dim": 64, "units": 128, "vocab_size": 2000, "warmup_steps": 100}
     if given("learning_rate") == click.core.ParameterSource.DEFAULT:
-        training_options["learning_rate"] = 3e-3
-    if given("epochs") == click.core.ParameterSource.DEFAULT and training_options["max_minutes"] is None:
-        training_options["epochs"] = 4
+        options["learning_rate"] = 3e-3
+    if given("epochs") == click.core.ParameterSource.DEFAULT and options["max_minutes"] is None:
+        options["epochs"] = 4
+
+
+def search_options(n_best=False, greedy=True):
+    """The search options (beam size, length penalty, greedy, n-best); unset, they come from search.json."""
+    from translator.config import SearchConfig
+    from translator.options import options_for
+
+    exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy)
+    where = "the model's search.json (the setting chosen on dev)"
+    return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where})
 
 
 def load_translator(model_dir):
     """The model in `model_dir`, or the default model, with a hint to train it when it is missing or damaged."""
     from translator.errors import ModelDirError
-    from translator.translator import Translator
+    from translator.inference import Translator
 
     if model_dir is not None:
         return Translator.load(model_dir)
@@ -371,17 +267,6 @@ def load_translator(model_dir):
         return Translator.load(DEFAULT_MODEL)
     except ModelDirError as error:
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
-
-
-def search_setting(translator, beam_size, greedy, length_penalty, n_best=1):
-    """The search the options ask for; what they leave out comes from the model's search.json (the setting
-    chosen on dev), else beam 5 without a length penalty."""
-    from translator.errors import OptionError
-
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best)
-    if search.beam_size < 1 or not 1 <= n_best <= search.beam_size:
-        raise OptionError("--beam-size must be at least 1, and --n-best at most --beam-size")
-    return search
 
 
 def read_sentences(sentences, input_file, skip_bad_lines):
@@ -414,10 +299,7 @@ def batches_of(items, size):
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
 @click.option("--skip-bad-lines", is_flag=True, help="A line that is not UTF-8 becomes an empty translation (with a warning) instead of stopping.")
-@click.option("--beam-size", type=int, help="1 is greedy [default: the best found by `compare` on dev, else 5].")
-@click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
-@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: as --beam-size].")
-@click.option("--n-best", default=1, show_default=True, help="Hypotheses per sentence (with --json).")
+@search_options(n_best=True)
 @click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
@@ -431,11 +313,12 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         check_input_file(input_file)
     load_tensorflow()
     from translator.errors import OptionError
+    from translator.inference import translation_record
 
     translator = load_translator(model_dir)
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
-    search = search_setting(translator, beam_size, greedy, length_penalty, n_best)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -450,16 +333,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
             if result.truncated:
                 click.echo(f"warning: sentence {number * batch_size + index + 1} is longer than the model's maximum "
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
-            if as_json:
-                record = {"source": source, "translation": result.text, "score": result.score,
-                          "n_best": [{"translation": t, "score": s} for t, s in result.alternatives]}
-                if with_attention and alignment:
-                    source_tokens, output_tokens, weights = alignment
-                    record["attention"] = {"source_tokens": source_tokens, "output_tokens": output_tokens,
-                                           "weights": weights.round(4).tolist()}
-                click.echo(json.dumps(record, ensure_ascii=False))
-            else:
-                click.echo(result.text)
+            record = translation_record(source, result, alignment, with_attention) if as_json else None
+            click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text)
     if plot_attention and first_alignment and first_alignment[1]:
         from translator.plots import plot_attention as draw
 
@@ -471,9 +346,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @cli.command()
 @click.argument("test_file", type=click.Path(path_type=Path), callback=existing_file)
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
-@click.option("--beam-size", type=int, help="1 is greedy [default: the model's search.json, else 5].")
-@click.option("--greedy", is_flag=True, help="Greedy decoding (the same as --beam-size 1).")
-@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: the model's search.json, else 0].")
+@search_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, output):
@@ -487,7 +360,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
     from translator.evaluate import format_report
 
     translator = load_translator(model_dir)
-    search = search_setting(translator, beam_size, greedy, length_penalty)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty)
     report = run_evaluation(translator, test_file, search, output)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -497,7 +370,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
 def shrink(model_dir):
     """Store the model's weights in float16: half the size, for distribution."""
     load_tensorflow()
-    from translator.translator import Translator
+    from translator.inference import Translator
     from translator.weights import shrink_weights
 
     Translator.load(model_dir)  # refuses a damaged folder before anything is rewritten
@@ -508,8 +381,7 @@ def shrink(model_dir):
 @cli.command()
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
-@click.option("--beam-size", type=int, help="1 is greedy [default: the model's search.json, else 5].")
-@click.option("--length-penalty", type=float, help="GNMT alpha; 0 = none [default: the model's search.json, else 0].")
+@search_options(greedy=False)
 def export(model_dir, out, beam_size, length_penalty):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 
@@ -519,7 +391,7 @@ def export(model_dir, out, beam_size, length_penalty):
     from translator.export import export_saved_model
 
     translator = load_translator(model_dir)
-    path = export_saved_model(translator, out, search_setting(translator, beam_size, False, length_penalty))
+    path = export_saved_model(translator, out, translator.search_setting(beam_size, length_penalty))
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 
@@ -533,12 +405,12 @@ def export(model_dir, out, beam_size, length_penalty):
 @click.option("--max-characters", default=10_000, show_default=True, type=click.IntRange(1), help="Characters per request (413 above).")
 def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_characters):
     """Serve models over HTTP: a LibreTranslate-compatible API, a JSON API, and a web page at /."""
-    from translator.folder import check_model_folder
+    from translator.folder import RunDir
     from translator.serve.models import ModelSpec
 
     specs = [ModelSpec.parse(text) for text in model_dirs] or [ModelSpec.parse(str(DEFAULT_MODEL))]
     for spec in specs:
-        check_model_folder(spec.path)
+        RunDir(spec.path).check()
     load_tensorflow()
     from translator.serve.app import ServeSettings
     from translator.serve.run import load_models
@@ -565,7 +437,9 @@ def main(argv=None) -> int:
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except TrainingInterrupted as interrupted:
-        click.echo(str(interrupted), err=True)
+        from translator.options import as_flags
+
+        click.echo(as_flags(str(interrupted)), err=True)
         return EXIT_INTERRUPTED
     except click.UsageError as error:
         if debug:
@@ -576,7 +450,9 @@ def main(argv=None) -> int:
     except TranslatorError as error:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {error}", err=True)
+        from translator.options import as_flags
+
+        click.echo(f"error: {as_flags(str(error))}", err=True)
         return EXIT_BAD_INPUT
     except OSError as error:  # a path the checks did not foresee: permissions, a full disk, a vanished file
         if debug:

@@ -79,17 +79,14 @@ def main():
 @click.option("--steps", default=20, show_default=True)
 @click.option("--top", default=15, show_default=True)
 def train(decoder, config_name, steps, top):
-    import tensorflow as tf
-
-    trainer, batches, _ = training_setup(config_name, decoder)
-    always = tf.constant(1.0)
+    train_step, batches, _, _ = training_setup(config_name, decoder)
     for _ in range(10):
-        float(trainer._train_step(next(batches), always))
+        float(train_step.train(next(batches)))
     timed = [next(batches) for _ in range(steps)]
 
     def section():
         for batch in timed:
-            float(trainer._train_step(batch, always))
+            float(train_step.train(batch))
 
     wall = profiled(section, PROFILE_DIR / f"train-{decoder}")
     report(op_table(PROFILE_DIR / f"train-{decoder}", top), wall, f"{steps} training steps, {decoder}, {config_name} sizes")
@@ -103,7 +100,8 @@ def train(decoder, config_name, steps, top):
 def decode(model_dir, sentences, beam_size, top):
     from translator.corpus import CorpusFormat, read_corpus
     from translator.evaluate import ReferenceSet, translate_all
-    from translator.translator import SearchConfig, Translator
+    from translator.config import SearchConfig
+    from translator.inference import Translator
 
     translator = Translator.load(model_dir)
     sources = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs).sources

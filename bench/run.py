@@ -24,7 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))
 CACHE = REPO / "bench" / "cache"
-DECODERS = ("init", "context", "feedback", "attention")
 CONFIGS = {
     # The TensorFlow NMT tutorial's sizes, for a comparison at equal size. Its output layer reads a
     # 256-wide vector; here `readout` gives the attention decoder the same (see decoders.OutputLayer).
@@ -92,12 +91,13 @@ def matmul_gflops() -> float:
 
 
 def training_setup(config_name: str, decoder: str):
-    """(trainer, iterator over training batches, sizes) at the configuration's sizes, on the spa-eng split."""
+    """(compiled train step, iterator over training batches, target tokenizer, sizes) at the configuration's sizes,
+    on the spa-eng split."""
     from translator.config import RunConfig, TrainingConfig
     from translator.corpus import CorpusFormat, read_corpus
-    from translator.model import ModelConfig
+    from translator.config import ModelConfig
     from translator.pipeline import encode_pairs, make_dataset
-    from translator.training import Data, Trainer
+    from translator.training import TrainStep
 
     sizes = CONFIGS[config_name]
     pairs = read_corpus(CORPORA / "spa-eng" / "train.tsv", CorpusFormat(reverse=True)).pairs
@@ -106,23 +106,21 @@ def training_setup(config_name: str, decoder: str):
     model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
     config = RunConfig(model=ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model),
                        training=TrainingConfig(batch_size=sizes["batch_size"]))
-    trainer = Trainer(config, Data(encoded, encoded, source_tokenizer, target_tokenizer, ""), CACHE / "run", progress_bar=False)
-    return trainer, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), sizes
+    step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+    return step, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), target_tokenizer, sizes
 
 
 def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    trainer, batches, sizes = training_setup(config_name, decoder)
-    target_tokenizer = trainer.data.target_tokenizer
+    train_step, batches, target_tokenizer, sizes = training_setup(config_name, decoder)
     timed = QUICK_TIMED_STEPS if quick else TIMED_STEPS
     seconds, target_tokens, source_tokens, positions = [], [], [], []
-    always = tf.constant(1.0)
     for step in range(WARMUP_STEPS + timed):
         batch = next(batches)
         started = time.perf_counter()
-        float(trainer._train_step(batch, always))
+        float(train_step.train(batch))
         if step >= WARMUP_STEPS:
             seconds.append(time.perf_counter() - started)
             target_tokens.append(int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32))))
@@ -151,7 +149,8 @@ def measure_decoding(model_dir: Path | None, quick: bool) -> dict:
 
     from translator.corpus import CorpusFormat, read_corpus
     from translator.evaluate import ReferenceSet, translate_all
-    from translator.translator import SearchConfig, Translator
+    from translator.config import SearchConfig
+    from translator.inference import Translator
 
     translator = Translator.load(model_dir)
     test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
@@ -187,7 +186,7 @@ def child(*args) -> dict:
 @click.option("--model-dir", type=click.Path(path_type=Path),
               help="A trained model for the decoding figures [default: the configuration's, data/models/spa-eng-small "
                    "for tutorial, data/models/spa-eng for default].")
-@click.option("--decoders", default=",".join(DECODERS), show_default=True)
+@click.option("--decoders", help="Comma-separated decoders to time [default: every registered one].")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
 @click.option("--phase", type=click.Choice(["train", "decode", "matmul"]), hidden=True)
 @click.option("--decoder", hidden=True)
@@ -212,7 +211,9 @@ def main(quick, config_name, model_dir, decoders, out, phase, decoder):
     model_dir = model_dir or REPO / CONFIGS[config_name]["model_dir"]
     matmul = child("--phase", "matmul")["matmul_gflops"]
     rows = []
-    for name in decoders.split(","):
+    from translator.decoders import DECODERS
+
+    for name in decoders.split(",") if decoders else DECODERS:
         row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name, *flags)}
         row["matmul_gflops"] = matmul
         row["utilization"] = round(row["achieved_gflops"] / matmul, 3)

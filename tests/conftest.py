@@ -3,6 +3,8 @@
 with the reason when it is absent."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,13 @@ import_tensorflow_quietly()
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))
+TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"  # 54 short Spanish-English pairs, English first
+
+
+def run_cli(*args, stdin=None, timeout=300) -> subprocess.CompletedProcess:
+    """`python cli.py ARGS` as a user runs it, from the repository root; text output captured."""
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], capture_output=True, text=True,
+                          input=stdin, cwd=REPO, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +50,8 @@ def toy_model(tmp_path_factory) -> Path:
     """An attention model that has memorised the toy corpus (Spanish -> English), trained once per session."""
     from translator.config import RunConfig, TrainingConfig
     from translator.corpus import CorpusFormat
-    from translator.model import ModelConfig
-    from translator.text import TextConfig
+    from translator.config import ModelConfig
+    from translator.config import TextConfig
     from translator.training import train
 
     model_dir = tmp_path_factory.mktemp("toy") / "model"
@@ -54,6 +63,5 @@ def toy_model(tmp_path_factory) -> Path:
         training=TrainingConfig(batch_size=8, epochs=40, learning_rate=0.01, warmup_steps=5, patience=100,
                                 checkpoint_every=1000),
     )
-    toy = REPO / "data" / "sample" / "toy-spa-eng.tsv"
-    train(toy, model_dir, config, dev=toy, echo=lambda *_: None, progress_bar=False)
+    train(TOY, model_dir, config, dev=TOY, echo=lambda *_: None, progress_bar=False)
     return model_dir

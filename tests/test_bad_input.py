@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, TOY
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+pytestmark = pytest.mark.slow  # each row or case runs whole commands
+
 TINY = ("--units", "8", "--embedding-dim", "4", "--vocab-size", "100", "--epochs", "1", "--batch-size", "16")
 MODEL_FILES = ("config.json", "source_tokenizer.json", "target_tokenizer.json", "model.weights.h5")
 CHECKPOINT_FILES = ("checkpoint/progress.json", "checkpoint/variables.npz")

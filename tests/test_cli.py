@@ -7,20 +7,11 @@ import zipfile
 
 import pytest
 
-from conftest import REPO
-
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+from conftest import REPO, TOY, run_cli
 
 
-def run(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        cwd=REPO,
-        timeout=300,
-    )
+
+run = run_cli
 
 
 def assert_one_line_error(result, *fragments):
@@ -130,6 +121,7 @@ def test_real_corpus_check_against_test_split_reports_no_overlap(corpora):
 TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8"]
 
 
+@pytest.mark.slow
 def test_train_from_a_config_file_then_translate_every_way(tmp_path):
     options = tmp_path / "options.yaml"
     options.write_text("decoder: feedback\nepochs: 5\nlearning-rate: 0.01\nreverse: true\n")
@@ -170,6 +162,7 @@ def test_bad_config_file_names_the_line(tmp_path):
     assert_one_line_error(run("train", TOY, "--model-dir", tmp_path / "m", "--config", options), "bad.yaml")
 
 
+@pytest.mark.slow
 def test_training_killed_mid_run_resumes_and_finishes(tmp_path):
     import signal
     import time
@@ -195,6 +188,7 @@ def test_training_killed_mid_run_resumes_and_finishes(tmp_path):
     assert json.loads(progress.read_text())["step"] >= step_at_kill
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     import signal
     import time

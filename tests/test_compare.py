@@ -1,21 +1,20 @@
 """compare as a user runs it: a table, plots, rows equal to `evaluate`, and continuation."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
+import pytest
 
-from conftest import REPO
+from conftest import TOY, run_cli
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
+pytestmark = pytest.mark.slow  # each row or case runs whole commands
+
 TINY = ["--units", "32", "--embedding-dim", "16", "--tokenizer", "word", "--batch-size", "8", "--epochs", "4",
         "--warmup-steps", "5", "--learning-rate", "0.01"]
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, timeout=900)
+    return run_cli(*args, timeout=900)
 
 
 def test_compare_writes_results_that_evaluate_reproduces_and_continues(tmp_path):

@@ -7,13 +7,13 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import TOY, run_cli
 from translator.corpus import CorpusFormat, read_corpus
 from translator.evaluate import ReferenceSet, score
 from translator.export import export_saved_model
-from translator.translator import SearchConfig, Translator
+from translator.config import SearchConfig
+from translator.inference import Translator
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
 
 
 def test_references_are_grouped_per_unique_source():
@@ -38,11 +38,7 @@ def test_bleu_is_lowercased():
 
 def test_evaluate_command_on_the_memorised_model(toy_model, tmp_path):
     hypotheses = tmp_path / "hyps.tsv"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "evaluate", str(TOY), "--model-dir", str(toy_model), "--json",
-         "--output", str(hypotheses), "--greedy"],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )
+    result = run_cli("evaluate", TOY, "--model-dir", toy_model, "--json", "--output", hypotheses, "--greedy")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["bleu"] == 100.0 and report["exact_match"] == 1.0 and report["sentences"] == 54
@@ -58,8 +54,7 @@ def test_evaluate_searches_with_the_stored_setting_unless_told(toy_model, tmp_pa
     (model / "search.json").write_text('{"beam_size": 3, "length_penalty": 0.4}')
 
     def report(*options):
-        result = subprocess.run([sys.executable, str(REPO / "cli.py"), "evaluate", str(TOY), "--model-dir", str(model),
-                                 "--json", *options], capture_output=True, text=True, cwd=REPO, timeout=300)
+        result = run_cli("evaluate", TOY, "--model-dir", model, "--json", *options)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
@@ -81,6 +76,7 @@ print(json.dumps({"translation": [t.decode("utf-8") for t in out["translation"].
 """
 
 
+@pytest.mark.slow
 def test_saved_model_translates_without_this_package(toy_model, tmp_path):
     translator = Translator.load(toy_model)
     sentences = list(read_corpus(TOY, CorpusFormat(reverse=True)).pairs.source[:10]) + ["¿Dónde está el gato?"]

@@ -23,12 +23,12 @@ def loaded_after_importing(modules: list[str], forbidden: list[str]) -> list[str
 
 
 def test_inference_and_serving_never_import_training():
-    inference = ["translator.translator", "translator.evaluate", "translator.export", "translator.serve.app",
+    inference = ["translator.inference", "translator.evaluate", "translator.export", "translator.serve.app",
                  "translator.serve.run"]
     assert loaded_after_importing(inference, ["translator.training", "translator.compare"]) == []
 
 
 def test_the_checks_before_tensorflow_do_not_import_it():
-    early = ["translator.folder", "translator.sentences", "translator.corpus", "translator.datacheck",
+    early = ["translator.config", "translator.options", "translator.folder", "translator.sentences", "translator.corpus", "translator.datacheck",
              "translator.serve.models"]
     assert loaded_after_importing(early, ["tensorflow", "keras"]) == []

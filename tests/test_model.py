@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from translator.decoders import DECODERS, Decoder, register
-from translator.model import ModelConfig, Seq2Seq
+from translator.config import ModelConfig
+from translator.model import Seq2Seq
 
 CELLS = ["rnn", "lstm", "gru"]
 SOURCE = np.array([[1, 5, 6, 7, 2, 0, 0], [1, 8, 2, 0, 0, 0, 0]], "int32")
@@ -73,7 +74,7 @@ def test_which_decoders_see_the_previous_token(decoder, depends):
 def test_step_by_step_equals_the_whole_sequence_path(decoder, cell):
     """What search uses (step) must compute what training used (the fast path)."""
     model = tiny(decoder, cell)
-    prepared = model.encode(SOURCE)
+    prepared = model.prepare_decoding(SOURCE)
     stepped = model.decoder.unroll(tf.constant(TARGET_IN), prepared, None, False).numpy()
     np.testing.assert_allclose(stepped, logits_of(model), atol=1e-5)
 
@@ -84,20 +85,20 @@ def test_a_readout_layer_feeds_the_output_layer_and_keeps_both_paths_equal(decod
     output = model.decoder.output_layer
     assert output.to_vocabulary.kernel.shape == (5, 30)  # the vocabulary-wide matmul reads 5 features
     assert output.from_state.kernel.shape == (8, 5) and output.from_context.kernel.shape[1] == 5
-    stepped = model.decoder.unroll(tf.constant(TARGET_IN), model.encode(SOURCE), None, False).numpy()
+    stepped = model.decoder.unroll(tf.constant(TARGET_IN), model.prepare_decoding(SOURCE), None, False).numpy()
     np.testing.assert_allclose(stepped, logits_of(model), atol=1e-5)
     assert not np.allclose(logits_of(model), logits_of(tiny(decoder)), atol=1e-3)
 
 
 def test_init_decoder_starts_from_the_context():
     model = tiny("init", "gru", bidirectional=False, layers=1)
-    prepared = model.encode(SOURCE)
+    prepared = model.prepare_decoding(SOURCE)
     np.testing.assert_allclose(model.decoder.initial_state(prepared)[0].numpy(), prepared["context"].numpy())
 
 
 def test_attention_weights_sum_to_one_over_real_positions_and_vanish_on_padding():
     model = tiny("attention", "gru")
-    weights = model.decoder.attention_weights(tf.constant(TARGET_IN), model.encoder(SOURCE)).numpy()
+    weights = model.decoder.attention_weights(tf.constant(TARGET_IN), model.prepare_decoding(SOURCE)).numpy()
     assert weights.shape == (2, 4, 7)
     mask = (SOURCE != 0)[:, None, :]
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
@@ -115,7 +116,7 @@ def test_gradients_reach_the_encoder_embedding(decoder):
 
 def test_free_running_feeds_back_predictions():
     model = tiny("feedback")
-    prepared = model.encode(SOURCE)
+    prepared = model.prepare_decoding(SOURCE)
     forced = model.decoder.unroll(tf.constant(TARGET_IN), prepared, None, False).numpy()
     free = model.decoder.unroll(tf.constant(TARGET_IN), prepared, 0.0, False).numpy()
     np.testing.assert_allclose(forced[:, 0], free[:, 0], atol=1e-6)

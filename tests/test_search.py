@@ -102,14 +102,14 @@ def model_step(model, prepared):
 
 
 def run_beam(model, sources, limits, beam_size, n_best=1):
-    prepared = tile_beams(model.encode(sources), beam_size)
+    prepared = tile_beams(model.prepare_decoding(sources), beam_size)
     return beam_search(model_step(model, prepared), model.decoder.initial_state(prepared), limits, START, END,
                        beam_size, n_best=n_best)
 
 
 def test_beam_of_one_is_greedy(tiny_model):
     limits = tf.constant([6, 6, 6])
-    prepared = tiny_model.encode(SOURCES)
+    prepared = tiny_model.prepare_decoding(SOURCES)
     greedy_tokens, greedy_scores = greedy_search(model_step(tiny_model, prepared),
                                                  tiny_model.decoder.initial_state(prepared), limits, START, END)
     beam_tokens, beam_scores = run_beam(tiny_model, SOURCES, limits, beam_size=1)
@@ -119,7 +119,7 @@ def test_beam_of_one_is_greedy(tiny_model):
 
 def exhaustive_best(model, source, limit):
     """Score every sequence that ends with END within `limit` tokens; the best (tokens, score)."""
-    prepared = model.encode(source[None, :])
+    prepared = model.prepare_decoding(source[None, :])
     step = model_step(model, prepared)
     best = (None, -np.inf)
     words = [t for t in range(VOCAB) if t != END]

@@ -20,13 +20,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import REPO
+from conftest import REPO, TOY
 from translator.corpus import CorpusFormat, read_corpus
 from translator.serve.app import ServeSettings, create_app
 from translator.serve.models import ModelSpec
 from translator.serve.run import load_models
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
 SETTINGS = ServeSettings(max_wait_ms=20, max_batch=16, max_sentences=8, max_characters=300)
 
 
@@ -199,6 +198,7 @@ def live(toy_model):
     server.stop()
 
 
+@pytest.mark.slow
 def test_concurrent_requests_are_batched_and_answered_as_one_by_one(live, toy_pairs):
     sentences = list(toy_pairs.source[:24]) + ["¿Dónde está el perro grande?", "gato", ""]
     one_by_one = [live.post("/v1/translate", {"sentences": [s], "beam_size": 3})["translations"][0] for s in sentences]
@@ -213,6 +213,7 @@ def test_concurrent_requests_are_batched_and_answered_as_one_by_one(live, toy_pa
     assert calls < len(sentences) / 2, f"{len(sentences)} concurrent requests took {calls} search calls"
 
 
+@pytest.mark.slow
 def test_a_client_that_disconnects_costs_nothing_else(live, toy_pairs):
     host, port = live.url.removeprefix("http://").split(":")
     for _ in range(5):
@@ -228,6 +229,7 @@ def test_a_client_that_disconnects_costs_nothing_else(live, toy_pairs):
     assert live.process.poll() is None
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_requests_in_flight_then_exits_0(toy_model, toy_pairs):
     server = LiveServer(toy_model, "--max-wait-ms", "3000")  # a request waits 3 s for company
     try:
@@ -247,6 +249,7 @@ def test_sigterm_finishes_the_requests_in_flight_then_exits_0(toy_model, toy_pai
         server.stop()
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_damaged_folder_and_a_port_in_use(toy_model, tmp_path, live):
     damaged = tmp_path / "model"
     shutil.copytree(toy_model, damaged)
@@ -286,6 +289,7 @@ def browser(tmp_path):
 SCREENSHOTS = REPO / "test-output"
 
 
+@pytest.mark.slow
 def test_the_page_translates_and_draws_the_attention(live, browser, toy_pairs):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -3,6 +3,7 @@ import tensorflow as tf
 
 from translator.corpus import CorpusFormat, read_corpus
 from translator.errors import ModelDirError, OptionError
+from translator.folder import SOURCE_TOKENIZER, RunDir
 from translator.text import (
     END_ID,
     GLUE,
@@ -85,28 +86,29 @@ def test_word_level_tokenizer_caps_vocabulary_and_round_trips():
 
 
 def test_saved_tokenizer_reloads_to_the_same_ids(tokenizer, tmp_path):
-    tokenizer.save(tmp_path / "tok.json")
-    again = Tokenizer.load(tmp_path / "tok.json")
+    RunDir(tmp_path).save_tokenizers(tokenizer, tokenizer)
+    again, _ = RunDir(tmp_path).load_tokenizers()
     batch = tf.constant(SENTENCES + ["palabras nuevas"])
     assert again.tokenize(batch).to_list() == tokenizer.tokenize(batch).to_list()
     assert again.config == tokenizer.config
 
 
 def test_damaged_tokenizer_file_is_a_model_dir_error(tmp_path):
-    (tmp_path / "tok.json").write_text("{not json")
+    (tmp_path / SOURCE_TOKENIZER).write_text("{not json")
     with pytest.raises(ModelDirError, match="damaged tokenizer"):
-        Tokenizer.load(tmp_path / "tok.json")
+        RunDir(tmp_path).load_tokenizers()
     with pytest.raises(ModelDirError, match="missing"):
-        Tokenizer.load(tmp_path / "absent.json")
+        RunDir(tmp_path / "absent").load_tokenizers()
 
 
 def test_bad_config_is_an_option_error():
-    with pytest.raises(OptionError):
-        TextConfig(kind="bpe")
+    with pytest.raises(OptionError, match="bpe"):  # the tokenizer kinds are text.py's: checked where it is used
+        Tokenizer.learn(["una frase"], TextConfig(kind="bpe"))
     with pytest.raises(OptionError):
         TextConfig(vocab_size=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", ["source", "target"])
 def test_round_trip_on_every_training_sentence(corpora, side):
     """detokenize(tokenize(s)) == normalize(s) on the whole spa-eng training split.

@@ -6,17 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from translator.config import RunConfig, TrainingConfig
+from conftest import TOY
+from translator.config import CorpusFormat, ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig
 from translator.corpus import read_corpus
 from translator.errors import OptionError, TranslatorError
-from translator.model import ModelConfig
-from translator.text import TextConfig
-from translator.corpus import CorpusFormat
-from translator.training import learning_rate, masked_cross_entropy, teacher_forcing_probability, train, warmup_steps
-from translator.translator import SearchConfig, Translator
+from translator.folder import RunDir
+from translator.inference import Translator
+from translator.training import (TrainStep, learning_rate, masked_cross_entropy, teacher_forcing_probability, train,
+                                 warmup_steps)
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
 
 
 def toy_config(decoder="attention", cell="gru", units=32, **training):
@@ -30,7 +28,8 @@ def toy_config(decoder="attention", cell="gru", units=32, **training):
 
 
 def run(tmp_path, config, name="model", **kwargs):
-    return train(TOY, tmp_path / name, config, dev=TOY, echo=lambda *_: None, progress_bar=False, **kwargs)
+    """The run's Progress."""
+    return train(TOY, tmp_path / name, config, dev=TOY, echo=lambda *_: None, progress_bar=False, **kwargs).progress
 
 
 def test_masked_cross_entropy_ignores_padding():
@@ -49,6 +48,7 @@ def test_the_warm_up_is_at_most_half_the_first_epoch():
     assert learning_rate(config, 1, 1.0, steps_per_epoch=4) == pytest.approx(config.learning_rate)
 
 
+@pytest.mark.slow
 def test_a_small_corpus_learns_with_the_default_options(tmp_path):
     """54 pairs at batch 16, 30 epochs (120 steps), every other option at its default: with a fixed 200-step
     warm-up the learning rate never got going and every translation was empty."""
@@ -69,6 +69,7 @@ def test_scheduled_sampling_probability_decays():
     assert teacher_forcing_probability(TrainingConfig(), 10) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["init", "context", "feedback", "attention"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_every_decoder_and_cell_learns(tmp_path, decoder, cell):
@@ -77,6 +78,7 @@ def test_every_decoder_and_cell_learns(tmp_path, decoder, cell):
     assert losses[-1] < 0.9 * losses[0], losses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["feedback", "attention"])
 def test_memorises_the_toy_corpus(tmp_path, decoder):
     run(tmp_path, toy_config(decoder, units=64, epochs=40))
@@ -86,6 +88,7 @@ def test_memorises_the_toy_corpus(tmp_path, decoder):
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_scheduled_sampling_trains(tmp_path):
     progress = run(tmp_path, toy_config("feedback", teacher_forcing="scheduled", schedule_steps=10, epochs=4))
     assert progress.history[-1]["dev_loss"] < progress.history[0]["dev_loss"]
@@ -96,11 +99,12 @@ def _checkpoint_arrays(model_dir):
         return {k: arrays[k] for k in arrays.files}
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights(tmp_path):
     config = toy_config("attention", epochs=2)
     straight_progress = run(tmp_path, config, "straight")
     stopped = run(tmp_path, config, "resumed", budget={"max_steps": 3})
-    assert stopped.step == 3 and stopped.stopped_because.startswith("--max-steps")
+    assert stopped.step == 3 and stopped.stopped_because.startswith("max_steps")
     resumed = run(tmp_path, config, "resumed", resume=True, budget={"max_steps": None})
     assert resumed.step == straight_progress.step
     straight, again = _checkpoint_arrays(tmp_path / "straight"), _checkpoint_arrays(tmp_path / "resumed")
@@ -122,8 +126,8 @@ def test_the_model_folder_holds_everything(tmp_path):
     history = pd.read_csv(folder / "history.csv")
     assert {"train_loss", "dev_loss"} <= set(history.columns)
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
-    assert RunConfig.load(folder / "config.json") == toy_config("context", epochs=2)
-    assert list(folder.glob("*.partial")) == []
+    assert RunDir(folder).load_config() == toy_config("context", epochs=2)
+    assert list(folder.glob(".partial-*")) == [] and list(folder.glob(".old-*")) == []
 
 
 def test_existing_model_is_not_overwritten_without_force(tmp_path):
@@ -135,16 +139,13 @@ def test_existing_model_is_not_overwritten_without_force(tmp_path):
 
 
 def test_nan_loss_rolls_back_then_stops_with_causes(tmp_path, monkeypatch):
-    from translator import training
-
     messages = []
-    original = training.Trainer._compile_train_step
+    original = TrainStep.train
 
-    def poisoned(self):
-        step = original(self)
-        return lambda batch, p: step(batch, p) * float("nan")
+    def poisoned(self, batch, teacher_forcing=None):
+        return original(self, batch, teacher_forcing) * float("nan")
 
-    monkeypatch.setattr(training.Trainer, "_compile_train_step", poisoned)
+    monkeypatch.setattr(TrainStep, "train", poisoned)
     with pytest.raises(TranslatorError, match="learning rate") as error:
         train(TOY, tmp_path / "m", toy_config("init"), dev=TOY, echo=messages.append, progress_bar=False)
     assert "longest: line" in str(error.value)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from conftest import REPO
+from conftest import TOY
 from translator.corpus import CorpusFormat, read_corpus
 from translator.errors import ModelDirError
-from translator.translator import SearchConfig, Translator
+from translator.config import SearchConfig
+from translator.inference import Translator
 
-TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_attention_weights_are_those_of_the_searchs_own_steps(translator):
     result, (source_tokens, output_tokens, weights) = translator.translate_with_attention(
         [sentence], SearchConfig(greedy=True))[0]
     source, _, _ = translator.encode_source(tf.constant([sentence]))
-    prepared = translator.model.encode(source)
+    prepared = translator.model.prepare_decoding(source)
     state, token, alphas, ids = translator.model.decoder.initial_state(prepared), tf.constant([START_ID]), [], []
     for _ in output_tokens:
         logits, state, alpha = translator.model.decoder.step(token, state, prepared)

@@ -14,7 +14,7 @@ CELLS = tuple(RECURRENT_LAYERS)
 
 def check_cell(cell: str) -> None:
     if cell not in RECURRENT_LAYERS:
-        raise OptionError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
+        raise OptionError(f"`cell`: unknown '{cell}'; choose one of {', '.join(CELLS)}")
 
 
 def recurrent_layer(cell: str, units: int, name: str | None = None) -> keras.layers.RNN:

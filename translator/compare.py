@@ -2,17 +2,19 @@
 
 OUT/
   data/train.tsv, data/dev.tsv   the one split every variant sees (source<TAB>target)
+  data/*_tokenizer.json          the vocabularies, learned once for all variants
   variants/<decoder>-<cell>-seed<S>/   each variant's model folder
+  scores.csv                     the long table: variant, split, beam size, length penalty, BLEU, chrF
   results.csv, results.md        one row per variant (rewritten after each one)
   summary.md                     mean and spread over seeds, significance against the best
   curves.png, bleu.png, beam.png
 A variant whose row is in results.csv is not trained again, so an interrupted
-compare run again with the same OUT continues where it stopped.
+compare run again with the same OUT continues where it stopped. Each variant is
+scored in memory, with the model its training just produced.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,12 +23,13 @@ import pandas as pd
 import sacrebleu
 from sacrebleu.significance import PairedTest
 
-from translator.config import RunConfig
-from translator.corpus import CorpusFormat, read_corpus, split_corpus, write_pairs
+from translator.config import CorpusFormat, RunConfig, SearchConfig
+from translator.corpus import read_corpus, split_corpus, write_pairs
 from translator.evaluate import ReferenceSet, score, translate_all
 from translator.files import write_text_atomically
+from translator.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
+from translator.text import Tokenizer
 from translator.training import train
-from translator.translator import SearchConfig, Translator
 
 QUICK_PAIRS = 20000
 QUICK_MAX_WORDS = 8
@@ -65,29 +68,87 @@ def prepare_split(corpus: Path, fmt: CorpusFormat, dev: Path | None, out_dir: Pa
     return train_file, dev_file
 
 
-def evaluate_variant(model_dir: Path, test: ReferenceSet, beam_sizes, length_penalties) -> tuple[dict, dict]:
-    """Scores for greedy and every (beam size, length penalty); returns (row fields, hypotheses by setting)."""
-    translator = Translator.load(model_dir)
-    row, hypotheses = {}, {}
-    greedy, seconds = translate_all(translator, test.sources, SearchConfig(greedy=True))
-    hypotheses["greedy"] = greedy
-    greedy_scores = score(greedy, test)
-    row |= {"bleu_greedy": greedy_scores["bleu"], "chrf_greedy": greedy_scores["chrf"]}
-    best = None
-    for beam in [b for b in beam_sizes if b > 1]:
-        for alpha in length_penalties:
-            outputs, seconds = translate_all(translator, test.sources, SearchConfig(beam_size=beam, length_penalty=alpha))
-            scores = score(outputs, test)
-            row[f"bleu_beam{beam}_lp{alpha:g}"] = scores["bleu"]
-            hypotheses[(beam, alpha)] = outputs
-            if best is None or scores["bleu"] > best[0]["bleu"]:
-                best = (scores, beam, alpha, seconds)
+def shared_tokenizers(train_file: Path, config: RunConfig, out_dir: Path, echo) -> tuple:
+    """The (source, target) tokenizers of every variant: learned once from the shared split, kept in OUT/data."""
+    folder = RunDir(out_dir / "data")
+    if (folder / SOURCE_TOKENIZER).exists() and (folder / TARGET_TOKENIZER).exists():
+        return folder.load_tokenizers()
+    echo("learning vocabularies (once, for every variant) ...")
+    pairs = read_corpus(train_file).pairs
+    tokenizers = Tokenizer.learn(pairs["source"], config.source_text), Tokenizer.learn(pairs["target"], config.target_text)
+    folder.save_tokenizers(*tokenizers)
+    return tokenizers
+
+
+def score_grid(translator, references: ReferenceSet, split: str, settings) -> tuple[list[dict], dict]:
+    """Long-table rows (split, beam, length penalty, BLEU, chrF, ms per sentence) for each search setting,
+    and the hypotheses by (beam, length penalty)."""
+    rows, hypotheses = [], {}
+    for beam, alpha in settings:
+        search = SearchConfig(beam_size=beam, length_penalty=alpha, greedy=beam == 1)
+        outputs, seconds = translate_all(translator, references.sources, search)
+        scores = score(outputs, references)
+        rows.append({"split": split, "beam": beam, "length_penalty": alpha, "bleu": scores["bleu"],
+                     "chrf": scores["chrf"], "ms_per_sentence": round(1000 * seconds / len(references.sources), 2)})
+        hypotheses[(beam, alpha)] = outputs
+    return rows, hypotheses
+
+
+def search_grid(beam_sizes, length_penalties) -> list[tuple[int, float]]:
+    """Greedy once (a length penalty changes nothing there), then every beam size > 1 with every penalty."""
+    return [(1, 0.0)] + [(b, a) for b in sorted(set(beam_sizes)) if b > 1 for a in length_penalties]
+
+
+def best_setting(scores: pd.DataFrame) -> tuple[int, float] | None:
+    """The (beam, length penalty) with the best dev BLEU among beams > 1 (the first such on a tie)."""
+    beams = scores[(scores["split"] == "dev") & (scores["beam"] > 1)]
+    if beams.empty:
+        return None
+    best = beams.loc[beams["bleu"].idxmax()]
+    return int(best["beam"]), float(best["length_penalty"])
+
+
+def variant_row(variant: Variant, run, scores: pd.DataFrame) -> dict:
+    """One variant's row of results.csv, read off its long-table scores."""
+    progress = run.progress
+    row = {"variant": variant.name, "decoder": variant.decoder, "cell": variant.cell, "seed": variant.seed,
+           "parameters": run.parameters, "epochs": progress.history[-1]["epoch"] if progress.history else 0,
+           "train_minutes": round(progress.seconds / 60, 2),
+           "train_tokens_per_s": round(progress.tokens / max(progress.seconds, 1e-9), 1),
+           "best_dev_loss": round(progress.best_dev_loss, 4)}
+
+    def at(split, beam, alpha):
+        return scores[(scores["split"] == split) & (scores["beam"] == beam) & (scores["length_penalty"] == alpha)].iloc[0]
+
+    greedy = at("dev", 1, 0.0)
+    row |= {"dev_bleu_greedy": greedy["bleu"], "dev_chrf_greedy": greedy["chrf"]}
+    best = best_setting(scores)
     if best is not None:
-        scores, beam, alpha, seconds = best
-        row |= {"bleu_beam": scores["bleu"], "chrf_beam": scores["chrf"], "best_beam": beam, "best_lp": alpha,
-                "ms_per_sentence_beam": round(1000 * seconds / len(test.sources), 2)}
-        hypotheses["beam"] = hypotheses[(beam, alpha)]
-    return row, hypotheses
+        chosen = at("dev", *best)
+        row |= {"dev_bleu_beam": chosen["bleu"], "dev_chrf_beam": chosen["chrf"], "best_beam": best[0],
+                "best_lp": best[1], "ms_per_sentence_beam": chosen["ms_per_sentence"]}
+    for split_row in scores[scores["split"] == "test"].itertuples():
+        suffix = "greedy" if split_row.beam == 1 else "beam"
+        row |= {f"test_bleu_{suffix}": split_row.bleu, f"test_chrf_{suffix}": split_row.chrf}
+    return row
+
+
+def evaluate_variant(variant: Variant, run, dev_set: ReferenceSet, test_set: ReferenceSet | None, settings) -> dict:
+    """Score the variant's best model (in memory) on dev over `settings`, and on test with greedy and the dev's
+    best beam setting; save its dev hypotheses and search.json. Returns its results row; appends to scores.csv."""
+    translator = run.translator()
+    folder = RunDir(run.trainer.run_dir)
+    rows, hypotheses = score_grid(translator, dev_set, "dev", settings)
+    scores = pd.DataFrame(rows)
+    best = best_setting(scores)
+    write_text_atomically(folder / "dev_greedy.txt", "".join(f"{h}\n" for h in hypotheses[(1, 0.0)]))
+    if best is not None:
+        write_text_atomically(folder / "dev_beam.txt", "".join(f"{h}\n" for h in hypotheses[best]))
+        folder.save_search(*best)
+    if test_set is not None:
+        test_rows, _ = score_grid(translator, test_set, "test", [(1, 0.0)] + ([best] if best else []))
+        scores = pd.concat([scores, pd.DataFrame(test_rows)], ignore_index=True)
+    return scores.assign(variant=variant.name)
 
 
 def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds, dev: Path | None = None,
@@ -98,9 +159,12 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
     train_file, dev_file = prepare_split(corpus, base.data, dev, out_dir, base.training.seed, quick, echo)
     dev_set = ReferenceSet.from_pairs(read_corpus(dev_file).pairs)
     test_set = ReferenceSet.from_pairs(read_corpus(test, base.data).pairs) if test else None
-    results_file = out_dir / "results.csv"
+    tokenizers = shared_tokenizers(train_file, base, out_dir, echo)
+    results_file, scores_file = out_dir / "results.csv", out_dir / "scores.csv"
     rows = pd.read_csv(results_file).to_dict("records") if results_file.exists() else []
+    all_scores = [pd.read_csv(scores_file)] if scores_file.exists() else []
     done = {row["variant"] for row in rows}
+    settings = search_grid(beam_sizes, length_penalties)
     for variant in (Variant(d, c, s) for d in decoders for c in cells for s in seeds):
         model_dir = out_dir / "variants" / variant.name
         if variant.name in done:
@@ -110,43 +174,21 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
         config = replace(base, data=CorpusFormat(),
                          model=replace(base.model, decoder=variant.decoder, cell=variant.cell),
                          training=replace(base.training, seed=variant.seed))
-        resume = (model_dir / "checkpoint").exists()
+        resume = RunDir(model_dir).checkpoint_folder() is not None
         started = time.monotonic()
-        progress = train(train_file, model_dir, config, dev=dev_file, resume=resume, force=not resume, echo=echo,
-                         progress_bar=progress_bar)
-        row = {"variant": variant.name, "decoder": variant.decoder, "cell": variant.cell, "seed": variant.seed,
-               "parameters": _parameters(model_dir), "epochs": round(progress.history[-1]["epoch"] if progress.history else 0, 2),
-               "train_minutes": round(progress.seconds / 60, 2),
-               "train_tokens_per_s": round(progress.tokens / max(progress.seconds, 1e-9), 1),
-               "best_dev_loss": round(progress.best_dev_loss, 4)}
-        scores, hypotheses = evaluate_variant(model_dir, dev_set, beam_sizes, length_penalties)
-        row |= {f"dev_{k}" if k.startswith(("bleu", "chrf")) else k: v for k, v in scores.items()}
-        for setting in ("greedy", "beam"):
-            if setting in hypotheses:
-                write_text_atomically(model_dir / f"dev_{setting}.txt", "".join(f"{h}\n" for h in hypotheses[setting]))
-        if "best_beam" in scores:
-            save_best_search(model_dir, scores["best_beam"], scores["best_lp"])
-        if test_set is not None:
-            test_scores, _ = evaluate_variant(model_dir, test_set, [b for b in beam_sizes if b > 1][:1] or [1], [row.get("best_lp", 0.0)])
-            row |= {f"test_{k}": v for k, v in test_scores.items() if k.startswith(("bleu", "chrf"))}
-        rows.append(row)
-        write_results(pd.DataFrame(rows), out_dir)
+        run = train(train_file, model_dir, config, dev=dev_file, resume=resume, force=not resume, echo=echo,
+                    progress_bar=progress_bar, tokenizers=tokenizers)
+        scores = evaluate_variant(variant, run, dev_set, test_set, settings)
+        all_scores = [frame[frame["variant"] != variant.name] for frame in all_scores] + [scores]
+        rows.append(variant_row(variant, run, scores))
+        write_results(pd.DataFrame(rows), pd.concat(all_scores, ignore_index=True), out_dir)
         echo(f"{variant.name}: done in {(time.monotonic() - started) / 60:.1f} min")
     table = pd.DataFrame(rows)
-    write_results(table, out_dir)
+    scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
+    write_results(table, scores, out_dir)
     write_summary(table, out_dir, dev_set)
-    draw_plots(table, out_dir)
+    draw_plots(table, scores, out_dir)
     return table
-
-
-def save_best_search(model_dir: Path, beam_size: int, length_penalty: float) -> None:
-    """Record the best beam setting found on dev; `translate` uses it by default."""
-    write_text_atomically(Path(model_dir) / "search.json",
-                          json.dumps({"beam_size": int(beam_size), "length_penalty": float(length_penalty)}))
-
-
-def _parameters(model_dir: Path) -> int:
-    return json.loads((model_dir / "summary.json").read_text())["parameters"]
 
 
 MAIN_COLUMNS = ["variant", "parameters", "epochs", "train_minutes", "train_tokens_per_s", "best_dev_loss",
@@ -154,7 +196,8 @@ MAIN_COLUMNS = ["variant", "parameters", "epochs", "train_minutes", "train_token
                 "ms_per_sentence_beam"]
 
 
-def write_results(table: pd.DataFrame, out_dir: Path) -> None:
+def write_results(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None:
+    write_text_atomically(out_dir / "scores.csv", scores.to_csv(index=False))
     write_text_atomically(out_dir / "results.csv", table.to_csv(index=False))
     columns = [c for c in MAIN_COLUMNS if c in table] + [c for c in table if c.startswith("test_")]
     write_text_atomically(out_dir / "results.md", table[columns].to_markdown(index=False) + "\n")
@@ -207,7 +250,7 @@ def _finish(axes, xlabel: str, ylabel: str, path: Path) -> None:
     plt.close(axes.figure)
 
 
-def draw_plots(table: pd.DataFrame, out_dir: Path) -> None:
+def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None:
     from translator.plots import plt
 
     _, axes = plt.subplots(figsize=(7, 4.5))
@@ -222,12 +265,12 @@ def draw_plots(table: pd.DataFrame, out_dir: Path) -> None:
     axes = table.set_index("variant")[columns].plot.bar(figsize=(7, 4.5), rot=30)
     _finish(axes, "variant", "BLEU (dev)", out_dir / "bleu.png")
 
-    grid = [c for c in table if c.startswith("dev_bleu_beam") and "_lp" in c]
-    if grid:
+    beam_rows = scores[scores["split"] == "dev"] if len(scores) else scores
+    if len(beam_rows) and beam_rows["beam"].nunique() > 1:
         _, axes = plt.subplots(figsize=(7, 4.5))
-        for _, row in table.iterrows():
-            points = [(1, row["dev_bleu_greedy"])] + [
-                (int(c.split("beam")[1].split("_")[0]), row[c]) for c in grid if c.endswith(f"_lp{row.get('best_lp', 0):g}")
-            ]
-            axes.plot(*zip(*sorted(points)), marker="o", label=row["variant"])
+        best_lp = table.set_index("variant")["best_lp"] if "best_lp" in table else {}
+        for name, curve in beam_rows.groupby("variant", sort=False):
+            alpha = best_lp.get(name, 0.0)
+            curve = curve[(curve["beam"] == 1) | (curve["length_penalty"] == alpha)].sort_values("beam")
+            axes.plot(curve["beam"], curve["bleu"], marker="o", label=name)
         _finish(axes, "beam size", "BLEU (dev)", out_dir / "beam.png")

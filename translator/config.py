@@ -1,63 +1,163 @@
-"""The run configuration: every option of a training run, saved as config.json in the model folder.
+"""Every option of a run, declared once: its name, default, help text and bounds.
 
-Each component owns its defaults (`CorpusFormat`, `TextConfig`, `ModelConfig`,
-`TrainingConfig`); `RunConfig` gathers them and is what a model folder holds,
-with the package version, so that the model can be rebuilt exactly.
+Each component's options are one frozen dataclass (`CorpusFormat`,
+`TextConfig`, `ModelConfig`, `TrainingConfig`, `SearchConfig`); `RunConfig`
+gathers what a model folder holds. The command line is generated from these
+fields (`options.py`), so an option is added here and nowhere else.
+
+A field's choices are either listed here or named as a registry
+("module:NAME") owned by the component that implements them: the decoders,
+cells, contexts and tokenizers are checked where they are built, so adding a
+decoder touches `decoders.py` only. No Keras or TensorFlow here: reading a
+config file or a model folder's config.json needs neither.
+
+Messages name fields in backquotes (`units`); the CLI shows them as flags.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from translator import __version__
-from translator.corpus import CorpusFormat
 from translator.errors import ModelDirError, OptionError
-from translator.files import write_text_atomically
-from translator.model import ModelConfig
-from translator.text import TextConfig
+
+MIN_VOCABULARY = 5  # the four reserved tokens (text.RESERVED_TOKENS) and one more
+
+
+def option(default=None, help: str = "", *, flag: str | None = None, negative: str | None = None,
+           choices: tuple | str | None = None, minimum=None, above=None, below=None, type=None):
+    """A dataclass field with what the command line and the checks need to know about it.
+
+    flag: its command-line spelling when not --field-name; negative: the off switch of a boolean
+    (e.g. --unidirectional); choices: allowed values, or a registry "module:NAME" of them;
+    minimum (inclusive), above, below (exclusive): bounds checked by `check_bounds`;
+    type: the value's type where the default (None) does not show it.
+    """
+    metadata = {"help": help, "flag": flag, "negative": negative, "choices": choices,
+                "minimum": minimum, "above": above, "below": below, "type": type}
+    return field(default=default, metadata=metadata)
+
+
+def check_bounds(config) -> None:
+    """Refuse a value outside its declared bounds or listed choices (registries are checked by their owners)."""
+    for f in fields(config):
+        value, meta = getattr(config, f.name), f.metadata
+        if value is None or not meta:
+            continue
+        if isinstance(meta["choices"], tuple) and value not in meta["choices"]:
+            raise OptionError(f"`{f.name}`: unknown '{value}'; choose one of {', '.join(meta['choices'])}")
+        if meta["minimum"] is not None and value < meta["minimum"]:
+            raise OptionError(f"`{f.name}` must be at least {meta['minimum']}, got {value}")
+        if meta["above"] is not None and value <= meta["above"]:
+            raise OptionError(f"`{f.name}` must be above {meta['above']}, got {value}")
+        if meta["below"] is not None and value >= meta["below"]:
+            raise OptionError(f"`{f.name}` must be below {meta['below']}, got {value}")
+
+
+class Checked:
+    """Mixin: bounds are checked when a config is made."""
+
+    def __post_init__(self):
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
+class CorpusFormat(Checked):
+    """How to read a corpus file: which column is the source, and how strictly."""
+
+    reverse: bool = option(False, "Swap the two columns: the second becomes the source (Spanish->English from an Anki file).")
+    source_column: str | None = option(None, "Name of the source column, for a file with a header.", type=str)
+    target_column: str | None = option(None, "Name of the target column, for a file with a header.", type=str)
+    skip_bad_lines: bool = option(False, "Skip malformed lines and count them, instead of stopping at the first.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if (self.source_column is None) != (self.target_column is None):
+            raise OptionError("`source_column` and `target_column` go together: give both or neither")
+
+
+@dataclass(frozen=True)
+class TextConfig(Checked):
+    """How sentences of one language become token ids (the CLI sets both sides alike)."""
+
+    kind: str = option("wordpiece", "Subwords (wordpiece) or whole words (word, for comparison).", flag="--tokenizer",
+                       choices="translator.text:TOKENIZER_KINDS")
+    vocab_size: int = option(8000, "Per language, reserved tokens included (a target for WordPiece, a cap for words).",
+                             minimum=MIN_VOCABULARY)
+    lowercase: bool = option(False, "Lowercase all text.")
+    strip_accents: bool = option(False, "Remove accents (NFKD); the default keeps them (NFC).")
+
+
+@dataclass(frozen=True)
+class ModelConfig(Checked):
+    """Everything needed to rebuild a model (vocabulary sizes come from the tokenizers)."""
+
+    decoder: str = option("attention", "init: c is the initial state only; context: c at every step; feedback: c and "
+                          "the previous token; attention: Bahdanau.", choices="translator.decoders:DECODERS")
+    cell: str = option("gru", "The recurrent cell of encoder and decoder.", choices="translator.cells:CELLS")
+    embedding_dim: int = option(128, "Width of the token embeddings.", minimum=1)
+    units: int = option(256, "Width of the recurrent states.", minimum=1)
+    layers: int = option(1, "Encoder layers.", minimum=1)
+    bidirectional: bool = option(True, "Encoder direction.", negative="--unidirectional")
+    context: str = option("last", "c = h_N, tanh(q h_N), or tanh(q mean h_j).", choices="translator.encoder:CONTEXTS")
+    dropout: float = option(0.1, "Between encoder layers.", minimum=0.0, below=1.0)
+    readout: int = option(0, "Width of a tanh layer between the decoder state (and context) and the output layer; "
+                          "0 = none. Makes the attention decoder's output layer, its costliest part, several times "
+                          "cheaper.", minimum=0)
+
 
 TEACHER_FORCING = ("always", "never", "scheduled")
 SCHEDULES = ("linear", "exponential", "inverse-sigmoid")
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    batch_size: int = 64
-    max_length: int = 50  # tokens per side, start/end excluded
-    truncate: bool = False  # truncate longer pairs instead of dropping them
-    epochs: int = 10
-    max_minutes: float | None = None
-    max_steps: int | None = None
-    learning_rate: float = 1e-3
-    warmup_steps: int = 200
-    decay_steps: int = 20000  # the learning rate halves every decay_steps after warm-up
-    clip_norm: float = 5.0  # global-norm gradient clipping; 0 turns it off
-    label_smoothing: float = 0.0
-    teacher_forcing: str = "always"
-    schedule: str = "inverse-sigmoid"
-    schedule_steps: int = 5000  # where scheduled sampling's probability of the true token reaches 0.5 (0 for linear)
-    patience: int = 3
-    checkpoint_every: int = 500
-    dev_size: float = 0.02  # held out from the corpus when no --dev file is given
-    seed: int = 1
-    max_nan_recoveries: int = 3
+class TrainingConfig(Checked):
+    batch_size: int = option(64, "Sentence pairs per step.", minimum=1)
+    max_length: int = option(50, "Tokens per side (start/end excluded); longer pairs are dropped (or truncated).",
+                             minimum=1)
+    truncate: bool = option(False, "Truncate long pairs instead of dropping them.")
+    epochs: int = option(10, "Passes over the training pairs.", minimum=1)
+    max_minutes: float | None = option(None, "Stop after this much training time.", type=float, above=0)
+    max_steps: int | None = option(None, "Stop after this many steps.", type=int, minimum=1)
+    learning_rate: float = option(1e-3, "Adam's learning rate after the warm-up.", above=0)
+    warmup_steps: int = option(200, "Steps of linear warm-up (at most half the first epoch).", minimum=1)
+    decay_steps: int = option(20000, "The learning rate halves every this many steps.", minimum=1)
+    clip_norm: float = option(5.0, "Clip gradients to this global norm; 0 turns clipping off.", minimum=0)
+    label_smoothing: float = option(0.0, "Share of the target probability spread over the vocabulary.",
+                                    minimum=0, below=1)
+    teacher_forcing: str = option("always", "Feed the true previous token (always), the model's own prediction "
+                                  "(never), or the true one with a decaying probability (scheduled). Affects only the "
+                                  "feedback and attention decoders: init and context never see the previous token.",
+                                  choices=TEACHER_FORCING)
+    schedule: str = option("inverse-sigmoid", "Decay of the true-token probability under --teacher-forcing scheduled.",
+                           choices=SCHEDULES)
+    schedule_steps: int = option(5000, "Step where that probability reaches 0.5 (0 for linear).", minimum=1)
+    patience: int = option(3, "Epochs without dev improvement before stopping.", minimum=1)
+    checkpoint_every: int = option(500, "Steps between checkpoints.", minimum=1)
+    dev_size: float = option(0.02, "Dev split held out when no --dev file is given: a fraction below 1, a pair "
+                             "count from 1.", above=0)
+    seed: int = option(1, "Seed of initialisation, shuffling and sampling.")
+    max_nan_recoveries: int = option(3, "Roll-backs after a NaN loss before giving up.", minimum=0)
+
+
+@dataclass(frozen=True)
+class SearchConfig(Checked):
+    beam_size: int = option(5, "1 is greedy.", minimum=1)
+    length_penalty: float = option(0.0, "GNMT alpha; 0 = none.", minimum=0)
+    n_best: int = option(1, "Hypotheses per sentence.", minimum=1)
+    greedy: bool = option(False, "Greedy decoding (the same as beam size 1).")
 
     def __post_init__(self):
-        if self.teacher_forcing not in TEACHER_FORCING:
-            raise OptionError(f"unknown --teacher-forcing '{self.teacher_forcing}'; choose one of {', '.join(TEACHER_FORCING)}")
-        if self.schedule not in SCHEDULES:
-            raise OptionError(f"unknown --schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}")
-        for name in ("batch_size", "max_length", "epochs", "checkpoint_every", "schedule_steps"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.label_smoothing < 1:
-            raise OptionError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.learning_rate <= 0 or self.clip_norm < 0:
-            raise OptionError("--learning-rate must be positive and --clip-norm not negative")
+        super().__post_init__()
+        if self.n_best > self.beam_size:
+            raise OptionError("`n_best` must be at most `beam_size`")
+
+
+PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextConfig,
+         "model": ModelConfig, "training": TrainingConfig}
 
 
 @dataclass(frozen=True)
@@ -71,41 +171,37 @@ class RunConfig:
     def to_json(self) -> dict:
         return {"version": __version__, **asdict(self)}
 
+    @classmethod
+    def from_json(cls, saved: dict, where: str) -> "RunConfig":
+        try:
+            return cls(**{name: kind(**saved[name]) for name, kind in PARTS.items()})
+        except (KeyError, TypeError, OptionError) as error:
+            raise ModelDirError(f"{where}: damaged config ({error})") from None
+
+    @classmethod
+    def from_options(cls, options: dict) -> "RunConfig":
+        """A RunConfig from options by field name (the text options apply to both sides); absent ones keep
+        their defaults."""
+        def part(kind):
+            return kind(**{f.name: options[f.name] for f in fields(kind) if f.name in options})
+
+        text = part(TextConfig)
+        return cls(data=part(CorpusFormat), source_text=text, target_text=text, model=part(ModelConfig),
+                   training=part(TrainingConfig))
+
     def flat(self) -> dict:
-        """Every option by its command-line name, underscored (the text options as the source side's: the CLI
-        sets both sides alike; the tokenizer's `kind` is `tokenizer`)."""
+        """Every option by field name (the text options as the source side's: the CLI sets both sides alike)."""
         values = {}
         for part in (self.data, self.target_text, self.source_text, self.model, self.training):
             values |= asdict(part)
-        values["tokenizer"] = values.pop("kind")
         return values
 
-    def save(self, path: Path) -> None:
-        write_text_atomically(path, json.dumps(self.to_json(), indent=2))
 
-    @classmethod
-    def load(cls, path: Path) -> "RunConfig":
-        try:
-            saved = json.loads(Path(path).read_text(encoding="utf-8"))
-            saved.pop("version", None)
-            return cls(**{name: kind(**saved[name]) for name, kind in PARTS.items()})
-        except FileNotFoundError:
-            raise ModelDirError(f"{path} is missing: not a model folder (train one with: python cli.py train CORPUS --model-dir DIR)") from None
-        except (ValueError, KeyError, TypeError) as error:
-            raise ModelDirError(f"{path}: damaged config ({error})") from None
-
-
-DECODER_NAMES = ("init", "context", "feedback", "attention")
-
-
-def check_names(option: str, names, allowed) -> None:
-    unknown = [n for n in names if n not in allowed]
-    if unknown or not names:
-        raise OptionError(f"{option}: unknown or missing {', '.join(unknown) or 'value'}; choose from {', '.join(allowed)}")
-
-
-PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextConfig,
-         "model": ModelConfig, "training": TrainingConfig}
+def changed_options(saved: RunConfig, given: RunConfig, names) -> list[str]:
+    """'`name` value (saved: value)' for each of `names` whose value differs between the two configs."""
+    saved_values, given_values = saved.flat(), given.flat()
+    return [f"`{name}` {given_values[name]} (saved: {saved_values[name]})"
+            for name in sorted(names) if name in saved_values and given_values[name] != saved_values[name]]
 
 
 def read_option_file(path: Path) -> dict:

@@ -23,24 +23,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from translator.config import CorpusFormat
 from translator.errors import CorpusError, OptionError
 from translator.files import check_input_path, write_text_atomically
 
 CORPUS_SUFFIXES = (".txt", ".tsv", ".csv")
-
-
-@dataclass(frozen=True)
-class CorpusFormat:
-    """How to read a corpus file: which column is the source, and how strictly."""
-
-    reverse: bool = False
-    source_column: str | None = None
-    target_column: str | None = None
-    skip_bad_lines: bool = False
-
-    def __post_init__(self):
-        if (self.source_column is None) != (self.target_column is None):
-            raise OptionError("--source-column and --target-column go together: give both or neither")
 
 
 @dataclass(frozen=True)

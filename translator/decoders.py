@@ -1,18 +1,21 @@
 """The four decoders, one class each, in a registry by command-line name.
 
-Every decoder answers three questions the same way, so that training and
-search never ask which decoder they hold:
+A decoder is defined by two choices, and the base class owns everything else
+(the step, the teacher-forced pass, the unroll with sampled inputs):
 
-* `prepare(encoded)`: per-sentence constants computed once (the context's
-  share of the output logits, attention keys) -> a dict of tensors;
-* `initial_state(prepared)`: the state before the first step (a list of tensors);
-* `step(tokens, state, prepared)`: one step -> (logits [batch, vocab], new state,
-  attention weights [batch, src_len] or None).
+* `recurrent_input(tokens, prepared)`: x'_t, the recurrent input that does not
+  depend on the state, for one step (tokens [batch]) or a whole sequence
+  (tokens [batch, T]) alike;
+* `bridge_class`: how the initial state is made (from the encoder's context,
+  or learned).
 
-The base class owns the unroll over a whole target sequence: teacher-forced
-through a whole-sequence recurrent layer where every input is known in
-advance, or step by step (`keras.ops.scan`) where the previous prediction may
-be fed back (free running, scheduled sampling) or attention needs the state.
+`AttentionDecoder` adds a context c_t that depends on the state
+(`attends = True`): its steps then run in a loop carrying the state, while the
+others run one whole-sequence recurrent layer under teacher forcing.
+
+For search, every decoder offers `prepare(encoded)` (per-sentence constants,
+computed once), `initial_state(prepared)` and `step(tokens, state, prepared)`
+-> (logits [batch, vocab], new state, attention weights [batch, src_len] or None).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import keras
 from keras import ops
 
 from translator.attention import AdditiveAttention
-from translator.bridge import Bridge
+from translator.bridge import Bridge, LearnedState
 from translator.cells import recurrent_layer
 from translator.errors import OptionError
 from translator.loop import scan_steps
@@ -44,8 +47,15 @@ def register(name: str):
 
 def decoder_class(name: str) -> type["Decoder"]:
     if name not in DECODERS:
-        raise OptionError(f"unknown decoder '{name}'; choose one of {', '.join(DECODERS)}")
+        raise OptionError(f"`decoder`: unknown '{name}'; choose one of {', '.join(DECODERS)}")
     return DECODERS[name]
+
+
+def along(tokens, per_sentence):
+    """A per-sentence tensor [batch, width] repeated along the token positions of `tokens` ([batch] or [batch, T])."""
+    if len(tokens.shape) == 1:
+        return per_sentence
+    return ops.repeat(ops.expand_dims(per_sentence, 1), ops.shape(tokens)[1], axis=1)
 
 
 class OutputLayer(keras.layers.Layer):
@@ -83,6 +93,8 @@ class Decoder(keras.layers.Layer):
 
     name_in_registry = ""
     uses_previous_token = False  # only such decoders are affected by teacher forcing
+    attends = False  # whether the step's context depends on the state (then no whole-sequence layer)
+    bridge_class = Bridge
 
     def __init__(self, vocab_size, embedding_dim, units, cell="gru", context_width=None, seed=None, readout=0, **kwargs):
         super().__init__(**kwargs)
@@ -92,13 +104,22 @@ class Decoder(keras.layers.Layer):
         self.seed = seed
         self.rnn = recurrent_layer(cell, units, name=cell)
         self.output_layer = OutputLayer(vocab_size, readout, name="output")
-        self.bridge = Bridge(units, self.context_width, lstm=cell == "lstm", name="bridge")
+        self.bridge = self.bridge_class(units, self.context_width, lstm=cell == "lstm", name="bridge")
         self.sampling_seed = keras.random.SeedGenerator(seed, name="sampling_seed")
 
     def build(self, *args, **kwargs):
         self.built = True  # sublayers build on first use
 
-    # --- the contract --------------------------------------------------------------
+    # --- the two choices of a variant ------------------------------------------------------
+    def recurrent_input(self, tokens, prepared):
+        """x' for tokens [batch] (one step) or [batch, T] (a sequence): [..., features]."""
+        raise NotImplementedError
+
+    def attend(self, state, prepared):
+        """(c_t, alpha_t) for a decoder whose context follows the state; the others use the constant c."""
+        return None, None
+
+    # --- what search uses -----------------------------------------------------------------
     def prepare(self, encoded):
         return {**encoded, "context_logits": self.output_layer.context_share(encoded["context"])}
 
@@ -106,16 +127,25 @@ class Decoder(keras.layers.Layer):
         return self.bridge(prepared["context"], prepared.get("cell_state"))
 
     def step(self, tokens, state, prepared, training=False):
-        output, new_state = self.rnn.cell(self.step_input(tokens, prepared), state, training=training)
-        return self.output_layer(output, prepared["context_logits"]), list(new_state), None
+        output, context, new_state, weights = self.recur(self.recurrent_input(tokens, prepared), state, prepared,
+                                                         training)
+        return self.logits(output, context, prepared), new_state, weights
 
-    def step_input(self, tokens, prepared):
-        """The recurrent input x'_t at one step (tokens [batch] are y'_{t-1})."""
-        raise NotImplementedError
+    # --- the pieces of a step ---------------------------------------------------------------
+    def recur(self, inputs, state, prepared, training=False):
+        """One recurrent step from x'_t -> (s_t, c_t or None, new state, alpha_t or None)."""
+        context, weights = self.attend(state, prepared)
+        if context is not None:
+            inputs = ops.concatenate([inputs, context], axis=-1)
+        output, new_state = self.rnn.cell(inputs, state, training=training)
+        return output, context, list(new_state), weights
 
-    def sequence_input(self, target_in, prepared):
-        """x'_1..x'_T [batch, T, features] when all are known in advance (teacher forcing)."""
-        raise NotImplementedError
+    def logits(self, outputs, contexts, prepared):
+        """y' from the states (and the step contexts c_t where the decoder attends), for a step or a sequence."""
+        if contexts is not None:
+            return self.output_layer(outputs, self.output_layer.context_share(contexts))
+        share = prepared["context_logits"]
+        return self.output_layer(outputs, share if len(outputs.shape) == 2 else ops.expand_dims(share, 1))
 
     # --- unrolling over a target sequence ----------------------------------------------
     def call(self, target_in, encoded, teacher_forcing=None, training=False):
@@ -131,15 +161,27 @@ class Decoder(keras.layers.Layer):
         return self.unroll(target_in, prepared, teacher_forcing, training)
 
     def teacher_forced(self, target_in, prepared, training):
-        """The fast path: one whole-sequence recurrent layer over inputs known in advance."""
-        inputs = self.sequence_input(target_in, prepared)
-        outputs, *_ = self.rnn(inputs, initial_state=self.initial_state(prepared), training=training)
-        return self.output_layer(outputs, ops.expand_dims(prepared["context_logits"], 1))
+        """Every input known in advance: one whole-sequence recurrent layer, or, where the decoder attends, a loop
+        that carries only the state; either way the output layer, the costliest matmul by far (its input x
+        vocab), runs once over all steps instead of once per step."""
+        inputs = self.recurrent_input(target_in, prepared)
+        if not self.attends:
+            outputs, *_ = self.rnn(inputs, initial_state=self.initial_state(prepared), training=training)
+            return self.logits(outputs, None, prepared)
 
-    def unroll(self, target_in, prepared, teacher_forcing, training, return_attention=False):
+        def one_step(state, step_inputs):
+            output, context, state, _ = self.recur(step_inputs[0], state, prepared, training)
+            return state, (output, context)
+
+        dtypes = (self.compute_dtype, self.compute_dtype)
+        _, (outputs, contexts) = scan_steps(one_step, self.initial_state(prepared),
+                                            (ops.transpose(inputs, (1, 0, 2)),), dtypes)
+        return self.logits(ops.transpose(outputs, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2)), prepared)
+
+    def unroll(self, target_in, prepared, teacher_forcing, training):
         """Step by step; each step's input token is the true one or the previous prediction."""
         true_tokens = ops.transpose(target_in)  # [T, batch]
-        if teacher_forcing is None:
+        if teacher_forcing is None:  # every true token, but step by step (what the whole-sequence pass must equal)
             use_true = ops.ones_like(true_tokens, dtype="bool")
         else:
             coins = keras.random.uniform(ops.shape(true_tokens), seed=self.sampling_seed)
@@ -149,15 +191,25 @@ class Decoder(keras.layers.Layer):
             state, previous_prediction = carry
             true_token, take_true = inputs
             tokens = ops.where(take_true, true_token, previous_prediction)
-            logits, state, weights = self.step(tokens, state, prepared, training)
+            logits, state, _ = self.step(tokens, state, prepared, training)
             prediction = ops.cast(ops.argmax(logits, axis=-1), true_token.dtype)
-            return (state, prediction), ((logits, weights) if return_attention else (logits,))
+            return (state, prediction), (logits,)
 
         start = (self.initial_state(prepared), true_tokens[0])
-        dtypes = (self.compute_dtype,) * (2 if return_attention else 1)
-        _, outputs = scan_steps(one_step, start, (true_tokens, use_true), dtypes)
-        outputs = tuple(ops.transpose(o, (1, 0, 2)) for o in outputs)  # [batch, T, ...]
-        return outputs if return_attention else outputs[0]
+        _, (logits,) = scan_steps(one_step, start, (true_tokens, use_true), (self.compute_dtype,))
+        return ops.transpose(logits, (1, 0, 2))  # [batch, T, vocab]
+
+    def attention_weights(self, target_in, prepared):
+        """alpha [batch, T, src_len] along given decoder inputs: the weights the steps computed when they produced
+        these tokens (a search's own output, fed back teacher-forced). Only for a decoder that attends."""
+
+        def one_step(state, inputs):
+            _, _, state, weights = self.recur(self.recurrent_input(inputs[0], prepared), state, prepared)
+            return state, (weights,)
+
+        _, (weights,) = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(target_in),),
+                                   (self.compute_dtype,))
+        return ops.transpose(weights, (1, 0, 2))
 
     def get_config(self):
         return {
@@ -176,38 +228,18 @@ class InitDecoder(Decoder):
     previous state; y'_t = g(V [h'_t; c]).
     """
 
-    def step_input(self, tokens, prepared):
-        return ops.zeros((ops.shape(tokens)[0], 1))
-
-    def sequence_input(self, target_in, prepared):
-        return ops.zeros((ops.shape(target_in)[0], ops.shape(target_in)[1], 1))
+    def recurrent_input(self, tokens, prepared):
+        return ops.zeros((*ops.shape(tokens), 1))
 
 
 @register("context")
 class ContextDecoder(Decoder):
     """Decoder-2: a learned h'_0; c is the input at every step: h'_t = f(U c + W h'_{t-1} + b)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.bridge = None  # starts from its own learned state, not the encoder's
+    bridge_class = LearnedState
 
-    def build(self, *args, **kwargs):
-        shape = (self.units,)
-        self.learned_state = [self.add_weight(shape=shape, initializer="zeros", name="h0")]
-        if self.cell == "lstm":
-            self.learned_state.append(self.add_weight(shape=shape, initializer="zeros", name="c0"))
-        super().build()
-
-    def initial_state(self, prepared):
-        batch = ops.shape(prepared["context"])[0]
-        return [ops.broadcast_to(s, (batch, self.units)) for s in self.learned_state]
-
-    def step_input(self, tokens, prepared):
-        return prepared["context"]
-
-    def sequence_input(self, target_in, prepared):
-        steps = ops.shape(target_in)[1]
-        return ops.repeat(ops.expand_dims(prepared["context"], 1), steps, axis=1)
+    def recurrent_input(self, tokens, prepared):
+        return along(tokens, prepared["context"])
 
 
 class TokenFedDecoder(Decoder):
@@ -224,19 +256,16 @@ class TokenFedDecoder(Decoder):
 class FeedbackDecoder(TokenFedDecoder):
     """Decoder-3: h'_t = f(U c + W h'_{t-1} + V y'_{t-1} + b), the input being [emb(y'_{t-1}); c]."""
 
-    def step_input(self, tokens, prepared):
-        return ops.concatenate([self.embedding(tokens), prepared["context"]], axis=-1)
-
-    def sequence_input(self, target_in, prepared):
-        embedded = self.embedding(target_in)
-        context = ops.repeat(ops.expand_dims(prepared["context"], 1), ops.shape(target_in)[1], axis=1)
-        return ops.concatenate([embedded, context], axis=-1)
+    def recurrent_input(self, tokens, prepared):
+        return ops.concatenate([self.embedding(tokens), along(tokens, prepared["context"])], axis=-1)
 
 
 @register("attention")
 class AttentionDecoder(TokenFedDecoder):
     """Bahdanau: c_t from additive attention over h_1..h_N with query s_{t-1};
     input [emb(y'_{t-1}); c_t]; output layer over [s_t; c_t]."""
+
+    attends = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -245,30 +274,8 @@ class AttentionDecoder(TokenFedDecoder):
     def prepare(self, encoded):
         return {**encoded, "keys": self.attention.keys(encoded["memory"])}
 
-    def attend_and_recur(self, embedded, state, prepared, training=False):
-        """One step up to the new state: (s_t [batch, units], c_t [batch, width], new state, alpha_t)."""
-        context, weights = self.attention(state[0], prepared["keys"], prepared["memory"], prepared["mask"])
-        output, new_state = self.rnn.cell(ops.concatenate([embedded, context], axis=-1), state, training=training)
-        return output, context, list(new_state), weights
+    def recurrent_input(self, tokens, prepared):
+        return self.embedding(tokens)
 
-    def step(self, tokens, state, prepared, training=False):
-        output, context, state, weights = self.attend_and_recur(self.embedding(tokens), state, prepared, training)
-        return self.output_layer(output, self.output_layer.context_share(context)), state, weights
-
-    def teacher_forced(self, target_in, prepared, training):
-        """The loop carries only the state; the output layer, the costliest matmul by far
-        (its input x vocab), then runs once over all steps instead of once per step."""
-
-        def one_step(state, inputs):
-            output, context, state, _ = self.attend_and_recur(inputs[0], state, prepared, training)
-            return state, (output, context)
-
-        embedded = ops.transpose(self.embedding(target_in), (1, 0, 2))  # [T, batch, embedding]
-        dtypes = (self.compute_dtype, self.compute_dtype)
-        _, (outputs, contexts) = scan_steps(one_step, self.initial_state(prepared), (embedded,), dtypes)
-        outputs, contexts = ops.transpose(outputs, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2))
-        return self.output_layer(outputs, self.output_layer.context_share(contexts))
-
-    def attention_weights(self, target_in, encoded):
-        """alpha for every step, teacher-forced: [batch, T, src_len]."""
-        return self.unroll(target_in, self.prepare(encoded), None, False, return_attention=True)[1]
+    def attend(self, state, prepared):
+        return self.attention(state[0], prepared["keys"], prepared["memory"], prepared["mask"])

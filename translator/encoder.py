@@ -25,9 +25,9 @@ class Encoder(keras.layers.Layer):
                  context="last", dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if context not in CONTEXTS:
-            raise OptionError(f"unknown context '{context}'; choose one of {', '.join(CONTEXTS)}")
+            raise OptionError(f"`context`: unknown '{context}'; choose one of {', '.join(CONTEXTS)}")
         if layers < 1:
-            raise OptionError(f"--layers must be at least 1, got {layers}")
+            raise OptionError(f"`layers` must be at least 1, got {layers}")
         self.vocab_size, self.embedding_dim, self.units, self.layers = vocab_size, embedding_dim, units, layers
         self.cell, self.bidirectional, self.context, self.dropout = cell, bidirectional, context, dropout
         self.width = units * (2 if bidirectional else 1)

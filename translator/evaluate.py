@@ -16,7 +16,8 @@ import sacrebleu
 
 from translator.corpus import read_corpus
 from translator.files import write_text_atomically
-from translator.translator import SearchConfig, Translator
+from translator.config import SearchConfig
+from translator.inference import Translator
 
 BATCH_SIZE = 64
 

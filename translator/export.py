@@ -10,18 +10,19 @@ this package:
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from translator.errors import OptionError
-from translator.translator import SearchConfig, Translator
+from translator.files import atomic_path
+from translator.config import SearchConfig
+from translator.inference import Translator
 
 
 def export_saved_model(translator: Translator, out: Path, search: SearchConfig) -> Path:
-    """Write the SavedModel to `out` (beside, then renamed into place)."""
+    """Write the SavedModel to `out` (beside, then renamed into place: `files.atomic_path`)."""
     out = Path(out)
     if out.exists():
         raise OptionError(f"{out} already exists; remove it or choose another --out")
@@ -36,8 +37,6 @@ def export_saved_model(translator: Translator, out: Path, search: SearchConfig) 
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
     archive.add_endpoint("translate", translate, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    archive.write_out(str(partial), verbose=False)
-    partial.replace(out)
+    with atomic_path(out) as partial:
+        archive.write_out(str(partial), verbose=False)
     return out

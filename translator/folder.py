@@ -1,53 +1,202 @@
-"""The model folder's file names, and the check that it is complete and readable; no TensorFlow
-here, so that a command can refuse a wrong folder before it spends seconds importing it."""
+"""The model folder, in one place: every file's name, and how each is read and written.
+
+  config.json                 every option (RunConfig) and the package version
+  source_tokenizer.json, target_tokenizer.json
+  model.weights.h5            the best weights by dev loss
+  search.json                 optional: the beam setting chosen on dev
+  history.csv                 one row per epoch
+  summary.json                what the training run did
+  checkpoint/                 everything a resume needs (variables.npz: weights and optimizer state;
+                              progress.json: step, position in the epoch, early-stopping counters)
+  logs/                       TensorBoard scalars
+Every file is written through `files.atomic_path`, so a kill at any moment
+leaves the last good version whole.
+
+No TensorFlow at import: `RunDir.check` refuses a wrong folder while the
+command line is parsed, before seconds go into importing it. The methods that
+need TensorFlow or a model import it when called.
+"""
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
-from translator.errors import ModelDirError
+from translator.errors import ModelDirError, TranslatorError
+from translator.files import atomic_path, previous_version, write_text_atomically
 
 CONFIG = "config.json"
 SOURCE_TOKENIZER = "source_tokenizer.json"
 TARGET_TOKENIZER = "target_tokenizer.json"
 WEIGHTS = "model.weights.h5"
-SEARCH = "search.json"  # optional: the beam setting chosen on dev
+SEARCH = "search.json"
+HISTORY = "history.csv"
+SUMMARY = "summary.json"
+CHECKPOINT = "checkpoint"
+LOGS = "logs"
 REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
 JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting"}
 
 
-def require_model_files(model_dir: str | Path) -> Path:
-    """`model_dir` as a Path, or a ModelDirError naming what is missing."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        what = "not a folder" if model_dir.exists() else "no such model folder"
-        raise ModelDirError(f"{model_dir}: {what} (train one with: python cli.py train CORPUS --model-dir {model_dir})")
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelDirError(f"{model_dir}: not a complete model folder, missing {', '.join(missing)}")
-    return model_dir
+class RunDir:
+    """One model folder; `path / name` for any file it holds."""
 
+    def __init__(self, path: "str | Path | RunDir"):
+        self.path = Path(getattr(path, "path", path))
 
-def check_model_folder(model_dir: str | Path) -> Path:
-    """`require_model_files`, then every file read once to see that it is whole: what a command does while
-    parsing its options (loading the model reports damage too, but only after TensorFlow's import)."""
-    model_dir = require_model_files(model_dir)
-    for name, what in JSON_FILES.items():
-        if (model_dir / name).exists():
-            try:
-                json.loads((model_dir / name).read_bytes())
-            except ValueError as error:  # a truncated or overwritten file; UnicodeDecodeError is a ValueError
-                raise ModelDirError(f"{model_dir / name}: damaged {what} ({error})") from None
-    _check_weights(model_dir / WEIGHTS)
-    return model_dir
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
 
+    def __str__(self) -> str:
+        return str(self.path)
 
-def _check_weights(path: Path) -> None:
-    import h5py
+    # --- checks, before TensorFlow ------------------------------------------------------
+    def require(self) -> "RunDir":
+        """Self, or a ModelDirError naming what is missing."""
+        if not self.path.is_dir():
+            what = "not a folder" if self.path.exists() else "no such model folder"
+            raise ModelDirError(f"{self.path}: {what} (train one with: python cli.py train CORPUS --model-dir {self.path})")
+        missing = [name for name in REQUIRED_FILES if not (self / name).is_file()]
+        if missing:
+            raise ModelDirError(f"{self.path}: not a complete model folder, missing {', '.join(missing)}")
+        return self
 
-    try:
-        with h5py.File(path, "r"):
-            pass
-    except OSError as error:
-        raise ModelDirError(f"{path}: damaged weights ({str(error).splitlines()[0][:200]})") from None
+    def check(self) -> "RunDir":
+        """`require`, then every file read once to see that it is whole (loading reports damage too, but
+        only after TensorFlow's import)."""
+        self.require()
+        for name, what in JSON_FILES.items():
+            if (self / name).exists():
+                try:
+                    json.loads((self / name).read_bytes())
+                except ValueError as error:  # truncated or overwritten; UnicodeDecodeError is a ValueError
+                    raise ModelDirError(f"{self / name}: damaged {what} ({error})") from None
+        import h5py
+
+        try:
+            with h5py.File(self / WEIGHTS, "r"):
+                pass
+        except OSError as error:
+            raise ModelDirError(f"{self / WEIGHTS}: damaged weights ({str(error).splitlines()[0][:200]})") from None
+        return self
+
+    def holds_model(self) -> bool:
+        return (self / CONFIG).exists()
+
+    # --- config, tokenizers, weights ------------------------------------------------------
+    def load_config(self):
+        from translator.config import RunConfig
+
+        path = self / CONFIG
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelDirError(f"{path} is missing: not a model folder (train one with: python cli.py train CORPUS "
+                                "--model-dir DIR)") from None
+        except ValueError as error:
+            raise ModelDirError(f"{path}: damaged config ({error})") from None
+        return RunConfig.from_json(saved, str(path))
+
+    def save_config(self, config) -> None:
+        write_text_atomically(self / CONFIG, json.dumps(config.to_json(), indent=2))
+
+    def load_tokenizers(self):
+        """(source, target) tokenizers."""
+        return self._load_tokenizer(SOURCE_TOKENIZER), self._load_tokenizer(TARGET_TOKENIZER)
+
+    def _load_tokenizer(self, name: str):
+        from translator.text import Tokenizer
+
+        path = self / name
+        try:
+            return Tokenizer.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ModelDirError(f"{path}: tokenizer file missing") from None
+        except (ValueError, KeyError, TypeError, TranslatorError) as error:
+            raise ModelDirError(f"{path}: damaged tokenizer file ({error})") from None
+
+    def save_tokenizers(self, source, target) -> None:
+        write_text_atomically(self / SOURCE_TOKENIZER, json.dumps(source.to_json(), ensure_ascii=False))
+        write_text_atomically(self / TARGET_TOKENIZER, json.dumps(target.to_json(), ensure_ascii=False))
+
+    def load_weights(self, model) -> None:
+        try:
+            model.load_weights(self / WEIGHTS)
+        except Exception as error:  # h5py and Keras raise many kinds for a damaged file
+            raise ModelDirError(f"{self / WEIGHTS}: damaged weights ({str(error).splitlines()[0][:200]})") from None
+
+    def save_weights(self, model) -> None:
+        with atomic_path(self / WEIGHTS) as partial:
+            model.save_weights(partial)
+
+    # --- the search setting chosen on dev ---------------------------------------------------
+    def load_search(self):
+        """The SearchConfig in search.json, or None when there is none."""
+        from translator.config import SearchConfig
+
+        path = self / SEARCH
+        if not path.exists():
+            return None
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]))
+        except (OSError, ValueError, KeyError, TypeError, TranslatorError) as error:
+            raise ModelDirError(f"{path}: damaged search setting ({error}); delete it to use beam 5") from None
+
+    def save_search(self, beam_size: int, length_penalty: float) -> None:
+        write_text_atomically(self / SEARCH, json.dumps({"beam_size": int(beam_size), "length_penalty": float(length_penalty)}))
+
+    # --- training records ----------------------------------------------------------------
+    def save_history(self, rows: list[dict]) -> None:
+        import pandas as pd
+
+        write_text_atomically(self / HISTORY, pd.DataFrame(rows).to_csv(index=False))
+
+    def save_summary(self, summary: dict) -> None:
+        write_text_atomically(self / SUMMARY, json.dumps(summary, indent=2))
+
+    def load_summary(self) -> dict:
+        """summary.json, or {} where there is none or it cannot be read (it is a record, not needed to translate)."""
+        try:
+            return json.loads((self / SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    # --- the checkpoint ----------------------------------------------------------------------
+    def checkpoint_folder(self) -> Path | None:
+        """The checkpoint to resume from (the previous one if a save was killed between its renames), or None."""
+        for folder in (self / CHECKPOINT, previous_version(self / CHECKPOINT)):
+            if folder.exists():
+                return folder
+        return None
+
+    def save_checkpoint(self, arrays: dict, progress: dict) -> None:
+        import numpy as np
+
+        with atomic_path(self / CHECKPOINT) as partial:
+            partial.mkdir()
+            np.savez(partial / "variables.npz", **arrays)
+            (partial / "progress.json").write_text(json.dumps(progress), encoding="utf-8")
+
+    def load_checkpoint(self) -> tuple[dict, dict]:
+        """(arrays by name, progress), or a TranslatorError naming the missing or damaged file."""
+        import numpy as np
+
+        folder = self.checkpoint_folder() or self / CHECKPOINT
+        path = folder / "progress.json"
+        try:
+            progress = json.loads(path.read_text(encoding="utf-8"))
+            path = folder / "variables.npz"
+            with np.load(path) as saved:
+                arrays = {name: saved[name] for name in saved.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # a truncated .npz is a bad zip
+            problem = "missing" if isinstance(error, FileNotFoundError) else f"damaged ({error})"
+            raise TranslatorError(f"{path}: {problem}; cannot resume from this checkpoint") from None
+        return arrays, progress
+
+    def remove_checkpoint(self) -> None:
+        import shutil
+
+        for folder in (self / CHECKPOINT, previous_version(self / CHECKPOINT)):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 
-from translator.cells import check_cell
+from translator.config import ModelConfig
 from translator.decoders import decoder_class
 from translator.encoder import Encoder
-from translator.errors import OptionError
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild a model (vocabulary sizes come from the tokenizers)."""
-
-    decoder: str = "attention"
-    cell: str = "gru"
-    embedding_dim: int = 128
-    units: int = 256
-    layers: int = 1
-    bidirectional: bool = True
-    context: str = "last"
-    dropout: float = 0.1
-    readout: int = 0  # a tanh layer this wide before the output layer; 0: none (see decoders.OutputLayer)
-
-    def __post_init__(self):
-        check_cell(self.cell)
-        decoder_class(self.decoder)
-        for name in ("embedding_dim", "units", "layers"):
-            if getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.readout < 0:
-            raise OptionError(f"--readout must be 0 (none) or positive, got {self.readout}")
-        if not 0 <= self.dropout < 1:
-            raise OptionError(f"--dropout must be in [0, 1), got {self.dropout}")
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -59,16 +32,29 @@ class Seq2Seq(keras.Model):
         encoded = self.encoder(inputs["source"], training=training)
         return self.decoder(inputs["target_in"], encoded, teacher_forcing=teacher_forcing, training=training)
 
-    def encode(self, source):
-        """The decoder-ready per-sentence tensors for a batch of sources (for search)."""
+    # --- what search uses: per-sentence constants, a start state, a step ------------------
+    def prepare_decoding(self, source):
+        """The decoder's per-sentence constants for a batch of source ids (encoder memory, context, keys)."""
         return self.decoder.prepare(self.encoder(source, training=False))
+
+    def initial_state(self, prepared):
+        return self.decoder.initial_state(prepared)
+
+    def step_function(self, prepared):
+        """(tokens [n], state) -> (logits [n, vocab], new state): the one step a search needs."""
+
+        def step(tokens, state):
+            logits, new_state, _ = self.decoder.step(tokens, state, prepared)
+            return logits, new_state
+
+        return step
 
     def build_with_dummy_batch(self) -> "Seq2Seq":
         """Create every variable by running one tiny batch (before loading weights)."""
         dummy = np.ones((1, 3), "int32")
         self({"source": dummy, "target_in": dummy})
-        prepared = self.encode(dummy)
-        self.decoder.step(dummy[:, 0], self.decoder.initial_state(prepared), prepared)
+        prepared = self.prepare_decoding(dummy)
+        self.decoder.step(dummy[:, 0], self.initial_state(prepared), prepared)
         return self
 
     def get_config(self):

@@ -12,39 +12,27 @@ Words never carry marks, so "Dónde" is the same token wherever it stands.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 
 import pandas as pd
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as wordpiece_learner
 
+from translator.config import MIN_VOCABULARY, TextConfig
 from translator.errors import ModelDirError, OptionError
-from translator.files import write_text_atomically
 
 RESERVED_TOKENS = ["[PAD]", "[START]", "[END]", "[UNK]"]
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
 GLUE = "\u2040"  # ⁀ "character tie": marks a side of a punctuation piece that had no space
 PUNCTUATION = r"[\p{P}\p{S}]"
 TOKENIZER_KINDS = ("wordpiece", "word")
+assert MIN_VOCABULARY == len(RESERVED_TOKENS) + 1, "config.MIN_VOCABULARY counts the reserved tokens"
 
 
-@dataclass(frozen=True)
-class TextConfig:
-    """How sentences of one language become token ids."""
-
-    kind: str = "wordpiece"  # "wordpiece" (subwords) or "word" (whole words, for comparison)
-    vocab_size: int = 8000  # a target for WordPiece, a cap for words; reserved tokens included
-    lowercase: bool = False
-    strip_accents: bool = False  # NFKD, then combining marks removed; otherwise NFC keeps "está"
-
-    def __post_init__(self):
-        if self.kind not in TOKENIZER_KINDS:
-            raise OptionError(f"unknown tokenizer '{self.kind}'; choose one of {', '.join(TOKENIZER_KINDS)}")
-        if self.vocab_size < len(RESERVED_TOKENS) + 1:
-            raise OptionError(f"--vocab-size must be at least {len(RESERVED_TOKENS) + 1}, got {self.vocab_size}")
+def check_kind(config: TextConfig) -> None:
+    if config.kind not in TOKENIZER_KINDS:
+        raise OptionError(f"`kind`: unknown tokenizer '{config.kind}'; choose one of {', '.join(TOKENIZER_KINDS)}")
 
 
 def normalize(texts: tf.Tensor, config: TextConfig) -> tf.Tensor:
@@ -85,6 +73,7 @@ def join_pieces(pieces: tf.RaggedTensor) -> tf.Tensor:
 
 def learn_vocabulary(sentences, config: TextConfig) -> list[str]:
     """The vocabulary for `config`, learned from an iterable of training sentences."""
+    check_kind(config)
     pieces = split_pieces(normalize(tf.constant(list(sentences), tf.string), config))
     counts = pd.Series(pieces.flat_values.numpy()).str.decode("utf-8").value_counts()
     if config.kind == "word":
@@ -149,15 +138,9 @@ class Tokenizer(tf.Module):
     def to_json(self) -> dict:
         return {"config": asdict(self.config), "vocab": self.vocab}
 
-    def save(self, path: Path) -> None:
-        write_text_atomically(path, json.dumps(self.to_json(), ensure_ascii=False))
-
     @classmethod
-    def load(cls, path: Path) -> "Tokenizer":
-        try:
-            saved = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(saved["vocab"], TextConfig(**saved["config"]))
-        except FileNotFoundError:
-            raise ModelDirError(f"{path}: tokenizer file missing") from None
-        except (ValueError, KeyError, TypeError) as error:
-            raise ModelDirError(f"{path}: damaged tokenizer file ({error})") from None
+    def from_json(cls, saved: dict) -> "Tokenizer":
+        """The tokenizer `to_json` described; KeyError, TypeError or OptionError where it is damaged."""
+        config = TextConfig(**saved["config"])
+        check_kind(config)
+        return cls(saved["vocab"], config)

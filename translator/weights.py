@@ -10,17 +10,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from translator.files import atomic_path
 from translator.folder import WEIGHTS
 
 
 def shrink_weights(model_dir: Path) -> tuple[int, int]:
     """Rewrite the weights in float16 (beside, then renamed); returns (bytes before, bytes after)."""
     source = Path(model_dir) / WEIGHTS
-    partial = source.with_name(source.name + ".partial")
-    with h5py.File(source, "r") as old, h5py.File(partial, "w") as new:
-        _copy(old, new)
     before = source.stat().st_size
-    partial.replace(source)
+    with atomic_path(source) as partial, h5py.File(source, "r") as old, h5py.File(partial, "w") as new:
+        _copy(old, new)
     return before, source.stat().st_size
 
 

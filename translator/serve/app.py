@@ -31,9 +31,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from translator.config import SearchConfig
+from translator.inference import translation_record
 from translator.serve.batching import Batcher
 from translator.serve.models import LANGUAGE_NAMES, ServedModel
-from translator.translator import SearchConfig
 
 PAGE = Path(__file__).parent / "page" / "index.html"
 
@@ -143,16 +144,17 @@ class Service:
         return model
 
     def search_setting(self, body: dict, model: ServedModel) -> SearchConfig:
-        search = model.translator.search_setting(field(body, "beam_size", int, None),
-                                                 field(body, "length_penalty", float, None), field(body, "n_best", int, 1))
-        beam, n_best, alpha = search.beam_size, search.n_best, search.length_penalty
+        default = model.translator.default_search
+        beam = field(body, "beam_size", int, default.beam_size)
+        n_best = field(body, "n_best", int, 1)
+        alpha = field(body, "length_penalty", float, default.length_penalty)
         if not 1 <= beam <= self.settings.max_beam:
             raise ApiError(422, f"field 'beam_size' must be from 1 to {self.settings.max_beam}, got {beam}")
         if not 1 <= n_best <= beam:
             raise ApiError(422, f"field 'n_best' must be from 1 to beam_size ({beam}), got {n_best}")
         if not 0 <= alpha <= 5:
             raise ApiError(422, f"field 'length_penalty' must be from 0 to 5, got {alpha}")
-        return search
+        return model.translator.search_setting(beam, alpha, n_best)
 
     @staticmethod
     def run_batch(translator, sentences: list[str], setting: tuple[SearchConfig, bool]) -> list:
@@ -267,15 +269,9 @@ def create_app(models: list[ServedModel], settings: ServeSettings = ServeSetting
             raise ApiError(422, f"field 'attention': model '{model.name}' has a '{model.card['decoder']}' decoder, "
                                 "which has no attention weights")
         check_limits(sentences, settings)
-        translations = []
-        for sentence, (result, alignment) in zip(sentences, await model.batcher.submit(sentences, (search, with_attention))):
-            record = {"source": sentence, "translation": result.text, "score": result.score,
-                      "n_best": [{"translation": t, "score": s} for t, s in result.alternatives],
-                      "truncated": result.truncated}
-            if with_attention:
-                record["attention"] = alignment and {"source_tokens": alignment[0], "output_tokens": alignment[1],
-                                                     "weights": alignment[2].round(4).tolist()}
-            translations.append(record)
+        results = await model.batcher.submit(sentences, (search, with_attention))
+        translations = [translation_record(sentence, result, alignment, with_attention)
+                        for sentence, (result, alignment) in zip(sentences, results)]
         return JSONResponse({"model": model.name, "translations": translations})
 
     async def api_error(_request, error: ApiError):

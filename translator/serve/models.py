@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from translator.errors import OptionError
+from translator.folder import RunDir
 
 # ISO 639-3 (as in Tatoeba/Anki file names such as spa-eng) -> ISO 639-1 (as LibreTranslate clients send)
 ISO_639_1 = {"ara": "ar", "deu": "de", "eng": "en", "fra": "fr", "heb": "he", "hin": "hi", "ita": "it", "jpn": "ja",
@@ -47,7 +47,7 @@ class ModelSpec:
 class ServedModel:
     name: str
     spec: ModelSpec
-    translator: object  # translator.translator.Translator (imported with TensorFlow, after start-up checks)
+    translator: object  # translator.Translator (imported with TensorFlow, after start-up checks)
     batcher: object = None
     ready: bool = False
     card: dict = field(default_factory=dict)
@@ -62,7 +62,7 @@ def model_card(name: str, spec: ModelSpec, translator) -> dict:
     """What /v1/model reports: direction, sizes, the search setting, and the test scores of MODEL_CARD.md."""
     config, folder = translator.config, Path(translator.model_dir)
     search = translator.default_search
-    summary = _read_json(folder / "summary.json")
+    summary = RunDir(folder).load_summary()
     card_text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8") if (folder / "MODEL_CARD.md").exists() else ""
     return {
         "name": name,
@@ -102,10 +102,3 @@ def _number(text: str):
         return float(text.replace(",", ""))
     except ValueError:
         return text
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

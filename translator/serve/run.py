@@ -11,7 +11,7 @@ from translator.serve.models import ModelSpec, ServedModel, model_card
 
 def load_models(specs: list[ModelSpec]) -> list[ServedModel]:
     """Each folder loaded once (a damaged one is refused before the port opens), named by its folder."""
-    from translator.translator import Translator
+    from translator.inference import Translator
 
     models = []
     for spec in specs:

@@ -7,27 +7,21 @@ tf.function per search setting, so a batch costs one call from Python.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from translator.config import RunConfig
+from translator.config import RunConfig, SearchConfig
 from translator.errors import ModelDirError
-from translator.folder import CONFIG, SEARCH, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, require_model_files
+from translator.folder import RunDir
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
 
 
-@dataclass(frozen=True)
-class SearchConfig:
-    beam_size: int = 5  # 1 or greedy=True: greedy decoding
-    length_penalty: float = 0.0  # GNMT alpha; 0 = none
-    n_best: int = 1
-    greedy: bool = False
+OUTPUT_LENGTH_RATIO, OUTPUT_LENGTH_SLACK = 2, 10  # an output may run to 2 tokens per source token, plus 10
 
 
 @dataclass
@@ -48,16 +42,12 @@ class Translator:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "Translator":
-        model_dir = require_model_files(model_dir)
-        config = RunConfig.load(model_dir / CONFIG)
-        source = Tokenizer.load(model_dir / SOURCE_TOKENIZER)
-        target = Tokenizer.load(model_dir / TARGET_TOKENIZER)
+        run_dir = RunDir(model_dir).require()
+        config = run_dir.load_config()
+        source, target = run_dir.load_tokenizers()
         model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
-        try:
-            model.load_weights(model_dir / WEIGHTS)
-        except Exception as error:  # h5py and Keras raise many kinds for a damaged file
-            raise ModelDirError(f"{model_dir / WEIGHTS}: damaged weights ({str(error).splitlines()[0][:200]})") from None
-        return cls(model, config, source, target, model_dir)
+        run_dir.load_weights(model)
+        return cls(model, config, source, target, run_dir.path)
 
     # --- in-graph pieces ---------------------------------------------------------------
     def encode_source(self, texts):
@@ -69,28 +59,20 @@ class Translator:
         batch = ids.nrows()
         ids = tf.concat([tf.fill([batch, 1], START_ID), ids, tf.fill([batch, 1], END_ID)], axis=1)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
-        return ids.to_tensor(PAD_ID), tf.minimum(2 * lengths + 10, self.max_length + 2), truncated
-
-    def _step_function(self, prepared):
-        decoder = self.model.decoder
-
-        def step(tokens, state):
-            logits, new_state, _ = decoder.step(tokens, state, prepared)
-            return logits, new_state
-
-        return step
+        limits = tf.minimum(OUTPUT_LENGTH_RATIO * lengths + OUTPUT_LENGTH_SLACK, self.max_length + 2)
+        return ids.to_tensor(PAD_ID), limits, truncated
 
     def _search_ids(self, texts, search: SearchConfig):
         """(source ids [batch, S], output ids [batch, n, L] padded with END, scores [batch, n], truncated [batch])."""
         source, max_lengths, truncated = self.encode_source(texts)
-        prepared = self.model.encode(source)
-        decoder = self.model.decoder
+        model = self.model
+        prepared = model.prepare_decoding(source)
         if search.greedy or search.beam_size == 1:
-            tokens, scores = greedy_search(self._step_function(prepared), decoder.initial_state(prepared),
+            tokens, scores = greedy_search(model.step_function(prepared), model.initial_state(prepared),
                                            max_lengths, START_ID, END_ID)
             return source, tokens[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)
-        tokens, scores = beam_search(self._step_function(prepared), decoder.initial_state(prepared), max_lengths,
+        tokens, scores = beam_search(model.step_function(prepared), model.initial_state(prepared), max_lengths,
                                      START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best)
         return source, tokens, scores, truncated
 
@@ -108,7 +90,7 @@ class Translator:
         source, tokens, scores, truncated = self._search_ids(texts, search)
         best = tokens[:, 0]
         target_in = tf.concat([tf.fill([tf.shape(best)[0], 1], START_ID), best[:, :-1]], axis=1)
-        weights = self.model.decoder.attention_weights(target_in, self.model.encoder(source, training=False))
+        weights = self.model.decoder.attention_weights(target_in, self.model.prepare_decoding(source))
         return self._detokenize(tokens), scores, truncated, source, best, weights
 
     def compiled(self, search: SearchConfig, with_attention: bool = False):
@@ -126,18 +108,12 @@ class Translator:
     @functools.cached_property
     def default_search(self) -> SearchConfig:
         """The beam setting `compare` found best on dev (search.json in the folder, read once), else the default."""
-        path = Path(self.model_dir or ".") / SEARCH
-        if self.model_dir is None or not path.exists():
-            return SearchConfig()
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ModelDirError(f"{path}: damaged search setting ({error}); delete it to use beam 5") from None
+        saved = None if self.model_dir is None else RunDir(self.model_dir).load_search()
+        return saved or SearchConfig()
 
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
                        n_best: int = 1) -> SearchConfig:
-        """A search setting; what is None comes from `default_search`. Callers check the values they took in."""
+        """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
         default = self.default_search
         beam_size = default.beam_size if beam_size is None else beam_size
         length_penalty = default.length_penalty if length_penalty is None else length_penalty
@@ -145,7 +121,7 @@ class Translator:
 
     @property
     def has_attention(self) -> bool:
-        return hasattr(self.model.decoder, "attention_weights")
+        return self.model.decoder.attends
 
     def translate_with_attention(self, sentences: list[str], search: SearchConfig = SearchConfig()):
         """[(Translation, (source tokens, output tokens, weights [output, source]) or None for an empty sentence)]."""
@@ -179,6 +155,16 @@ class Translator:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
         return _over_nonempty(sentences, lambda texts: self._translations(*self.compiled(search)(tf.constant(texts))),
                               _empty_translation)
+
+
+def translation_record(source: str, result: Translation, alignment=None, with_attention: bool = False) -> dict:
+    """One sentence's translation as JSON-ready data: `translate --json`'s line and the service's answer."""
+    record = {"source": source, "translation": result.text, "score": result.score,
+              "n_best": [{"translation": t, "score": s} for t, s in result.alternatives], "truncated": result.truncated}
+    if with_attention:
+        record["attention"] = alignment and {"source_tokens": alignment[0], "output_tokens": alignment[1],
+                                             "weights": alignment[2].round(4).tolist()}
+    return record
 
 
 def _empty_translation() -> Translation:

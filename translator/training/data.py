@@ -1,0 +1,60 @@
+"""The data of a run: the corpus read and split, tokenizers learned (or given), both splits encoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from translator.config import RunConfig
+from translator.corpus import read_corpus, split_corpus
+from translator.errors import TranslatorError
+from translator.pipeline import EncodedPairs, encode_pairs
+from translator.text import Tokenizer
+
+MIN_TRAINING_PAIRS = 2
+
+
+@dataclass
+class Data:
+    train: EncodedPairs
+    dev: EncodedPairs
+    source_tokenizer: Tokenizer
+    target_tokenizer: Tokenizer
+    longest_line: str  # where the longest training pair is, for the message after repeated NaNs
+
+
+def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo) -> Data:
+    """Read and split the corpus, learn the tokenizers unless `tokenizers` (source, target) are given,
+    encode both splits."""
+    train_pairs = read_corpus(corpus, config.data)
+    echo(train_pairs.summary())
+    if dev is not None:
+        dev_pairs = read_corpus(dev, config.data).pairs
+        train = train_pairs.pairs
+    else:
+        splits = split_corpus(train_pairs.pairs, dev_size=config.training.dev_size, test_size=0, seed=config.training.seed)
+        train, dev_pairs = splits["train"], splits["dev"]
+        if len(dev_pairs) == 0:
+            raise TranslatorError(
+                f"{train_pairs.name}: cannot hold out a dev set sharing no sentence with training "
+                f"({len(train_pairs.pairs)} pair(s)); give a bigger corpus or `dev` FILE"
+            )
+    if len(train) < MIN_TRAINING_PAIRS:
+        raise TranslatorError(
+            f"{train_pairs.name}: {len(train)} training pair(s) after holding out a dev set; "
+            f"training needs at least {MIN_TRAINING_PAIRS} (give a bigger corpus, or `dev` FILE)"
+        )
+    if tokenizers is None:
+        echo("learning vocabularies ...")
+        tokenizers = Tokenizer.learn(train["source"], config.source_text), Tokenizer.learn(train["target"], config.target_text)
+    source_tokenizer, target_tokenizer = tokenizers
+    t = config.training
+    encoded_train = encode_pairs(train, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
+    encoded_dev = encode_pairs(dev_pairs, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
+    if len(encoded_train) == 0 or len(encoded_dev) == 0:
+        raise TranslatorError(f"{train_pairs.name}: no pair fits `max_length` {t.max_length} in the train or dev split")
+    echo(f"train: {encoded_train.summary()}; dev: {encoded_dev.summary()}; "
+         f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
+    longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
+    return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
+                f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)")

@@ -1,0 +1,87 @@
+"""`train`: one training run into a model folder, new or resumed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from translator.config import RunConfig, changed_options
+from translator.errors import OptionError
+from translator.folder import LOGS, RunDir
+from translator.training.data import Data, prepare_data
+from translator.training.reporting import Messages, ProgressBar, TensorBoard
+from translator.training.trainer import Progress, Trainer
+
+
+@dataclass
+class TrainedRun:
+    """What `train` hands back: the run's progress and, in memory, the best model and what it needs to translate."""
+
+    progress: Progress
+    config: RunConfig
+    data: Data
+    trainer: Trainer
+
+    def translator(self):
+        from translator.inference import Translator
+
+        return Translator(self.trainer.best_model(), self.config, self.data.source_tokenizer,
+                          self.data.target_tokenizer, self.trainer.run_dir.path)
+
+    @property
+    def parameters(self) -> int:
+        return int(self.trainer.model.count_params())
+
+
+def default_reporters(run_dir: RunDir, echo=print, progress_bar: bool = True) -> list:
+    return [Messages(echo), TensorBoard(run_dir / LOGS)] + ([ProgressBar()] if progress_bar else [])
+
+
+def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
+          force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None,
+          requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None) -> TrainedRun:
+    """Train a model into `model_dir`; with `resume`, continue the run saved there.
+
+    `budget` (epochs, max_minutes, max_steps) overrides the config's, also on
+    resume, where every other option comes from the saved config; `requested`
+    names the options the user gave, which a resume refuses when they differ
+    from the saved run's. `tokenizers` (source, target) skips learning them.
+    Nothing in the folder changes before the data, the tokenizers and (on
+    resume) the checkpoint have been read.
+    """
+    run_dir = RunDir(model_dir)
+    if resume:
+        if run_dir.checkpoint_folder() is None:
+            raise OptionError(f"{run_dir}: no checkpoint to resume from")
+        saved = run_dir.load_config()
+        refuse_changed_options(saved, config, set(requested) - set(budget or ()), run_dir)
+        config, tokenizers = saved, run_dir.load_tokenizers()
+    elif run_dir.holds_model() and not force:
+        raise OptionError(f"{run_dir} already holds a model; use `resume` to continue it, "
+                          "`force` to train a new one over it, or another `model_dir`")
+    if budget:
+        config = replace(config, training=replace(config.training, **budget))
+    data = prepare_data(config, corpus, dev, tokenizers, echo)
+    reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
+    trainer = Trainer(config, data, run_dir, reporters)
+    if resume:
+        trainer.load_checkpoint()
+        trainer.progress.stopped_because = ""
+        echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
+    else:
+        run_dir.path.mkdir(parents=True, exist_ok=True)
+        run_dir.remove_checkpoint()
+        run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
+    run_dir.save_config(config)
+    progress = trainer.run()
+    echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
+         f"{progress.seconds / 60:.1f} min, model in {run_dir}")
+    return TrainedRun(progress, config, data, trainer)
+
+
+def refuse_changed_options(saved: RunConfig, given: RunConfig, requested: set[str], run_dir: RunDir):
+    """A resume continues the saved run as configured: an option given with another value is an error."""
+    changed = changed_options(saved, given, requested)
+    if changed:
+        raise OptionError(f"{run_dir}: `resume` continues the saved run, but these options differ from it: "
+                          f"{', '.join(changed)}; drop them, or train a new model with `force`")
