@@ -24,7 +24,7 @@ def loaded_after_importing(modules: list[str], forbidden: list[str]) -> list[str
 
 def test_inference_and_serving_never_import_training():
     inference = ["translator.inference", "translator.evaluate", "translator.export", "translator.serve.app",
-                 "translator.serve.run"]
+                 "translator.serve.routes", "translator.serve.run"]
     assert loaded_after_importing(inference, ["translator.training", "translator.compare"]) == []
 
 

@@ -1,4 +1,5 @@
-"""The HTTP service: routes, request checking, JSON errors, and `serve`, which runs it on uvicorn.
+"""The HTTP service: request checking, JSON errors, the Service that batches, and `create_app` (the route
+handlers are in routes.py).
 
 Routes:
   GET  /               the web page
@@ -26,15 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import Route
 
 from translator.config import SearchConfig
-from translator.inference import translation_record
 from translator.serve.batching import Batcher
-from translator.serve.models import LANGUAGE_NAMES, ServedModel
+from translator.serve.models import ServedModel
 
 PAGE = Path(__file__).parent / "page" / "index.html"
 
@@ -201,91 +198,8 @@ class Service:
 
 
 def create_app(models: list[ServedModel], settings: ServeSettings = ServeSettings()) -> Starlette:
+    from translator.serve.routes import Routes  # routes.py builds on this module's helpers
+
     service = Service(models, settings)
-    max_bytes = 6 * settings.max_characters + 65_536  # max_characters of JSON-escaped text, and the rest
-
-    page_html = PAGE.read_text(encoding="utf-8")
-
-    async def page(_request):
-        return HTMLResponse(page_html)
-
-    async def health(_request):
-        loading = [m.name for m in models if not m.ready]
-        status = 503 if loading else 200
-        return JSONResponse({"status": "loading" if loading else "ok", "loading": loading,
-                             "models": {m.name: {"requests": m.batcher.requests if m.batcher else 0,
-                                                 "search_calls": m.batcher.calls if m.batcher else 0}
-                                        for m in models}}, status_code=status)
-
-    async def model_card(request):
-        return JSONResponse(service.choose(request.query_params.get("model", models[0].name)).card)
-
-    async def model_cards(_request):
-        return JSONResponse({"models": [m.card for m in models]})
-
-    async def languages(_request):
-        codes = sorted({code for m in models for code in (m.spec.source, m.spec.target) if code})
-        return JSONResponse([{"code": code, "name": LANGUAGE_NAMES.get(code, code),
-                              "targets": sorted({m.spec.target for m in models if m.spec.source == code})}
-                             for code in codes])
-
-    async def libretranslate(request):
-        body = await json_body(request, max_bytes)
-        q = field(body, "q", "text or strings")
-        if field(body, "format", str, "text") not in ("text", ""):
-            raise ApiError(422, "field 'format': only \"text\" is supported")
-        alternatives = field(body, "alternatives", int, 0)
-        source, target = field(body, "source", str, "auto"), field(body, "target", str, "")
-        model = service.choose(field(body, "model", str, ""), source, target)
-        texts = [q] if isinstance(q, str) else q
-        lines = [text.split("\n") for text in texts]  # a line is a sentence
-        flat = [line for text in lines for line in text]
-        check_limits(flat, settings)
-        search = model.translator.search_setting(max(model.translator.default_search.beam_size, alternatives + 1),
-                                                 n_best=alternatives + 1)
-        results = iter(result for result, _ in await model.batcher.submit(flat, (search, False)))
-        translated = [[next(results) for _ in text] for text in lines]
-
-        def hypothesis(text_results, rank):
-            """The rank-th hypothesis of every line of one text, joined as the text was (the best where fewer)."""
-            return "\n".join(r.alternatives[rank][0] if rank < len(r.alternatives) else r.text for r in text_results)
-
-        answer = {"translatedText": [hypothesis(t, 0) for t in translated]}
-        if alternatives:
-            answer["alternatives"] = [[hypothesis(t, rank) for rank in range(1, alternatives + 1)] for t in translated]
-        if isinstance(q, str):
-            answer = {key: value[0] for key, value in answer.items()}
-        if source == "auto":
-            answer["detectedLanguage"] = {"language": model.spec.source, "confidence": 100.0}
-        return JSONResponse(answer)
-
-    async def translate(request):
-        body = await json_body(request, max_bytes)
-        sentences = field(body, "sentences", "strings")
-        model = service.choose(field(body, "model", str, ""), field(body, "source", str, ""), field(body, "target", str, ""))
-        search = service.search_setting(body, model)
-        with_attention = field(body, "attention", bool, False)
-        if with_attention and not model.translator.has_attention:
-            raise ApiError(422, f"field 'attention': model '{model.name}' has a '{model.card['decoder']}' decoder, "
-                                "which has no attention weights")
-        check_limits(sentences, settings)
-        results = await model.batcher.submit(sentences, (search, with_attention))
-        translations = [translation_record(sentence, result, alignment, with_attention)
-                        for sentence, (result, alignment) in zip(sentences, results)]
-        return JSONResponse({"model": model.name, "translations": translations})
-
-    async def api_error(_request, error: ApiError):
-        return JSONResponse({"error": error.message}, status_code=error.status)
-
-    async def http_error(_request, error: HTTPException):
-        return JSONResponse({"error": error.detail}, status_code=error.status_code)
-
-    async def server_error(_request, error: Exception):
-        return JSONResponse({"error": f"internal error ({type(error).__name__}: {str(error)[:200]})"}, status_code=500)
-
-    routes = [
-        Route("/", page), Route("/health", health), Route("/v1/model", model_card), Route("/v1/models", model_cards),
-        Route("/languages", languages), Route("/translate", libretranslate, methods=["POST"]),
-        Route("/v1/translate", translate, methods=["POST"]),
-    ]
-    return Starlette(routes=routes, lifespan=service.lifespan, exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error})
+    routes = Routes(service, PAGE.read_text(encoding="utf-8"))
+    return Starlette(routes=routes.table(), lifespan=service.lifespan, exception_handlers=routes.error_handlers())
