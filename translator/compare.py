@@ -28,8 +28,7 @@ from translator.corpus import read_corpus, split_corpus, write_pairs
 from translator.evaluate import ReferenceSet, score, translate_all
 from translator.files import write_text_atomically
 from translator.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
-from translator.text import Tokenizer
-from translator.training import train
+from translator.training import learn_tokenizers, train
 
 QUICK_PAIRS = 20000
 QUICK_MAX_WORDS = 8
@@ -75,7 +74,7 @@ def shared_tokenizers(train_file: Path, config: RunConfig, out_dir: Path, echo) 
         return folder.load_tokenizers()
     echo("learning vocabularies (once, for every variant) ...")
     pairs = read_corpus(train_file).pairs
-    tokenizers = Tokenizer.learn(pairs["source"], config.source_text), Tokenizer.learn(pairs["target"], config.target_text)
+    tokenizers = learn_tokenizers(pairs, config)
     folder.save_tokenizers(*tokenizers)
     return tokenizers
 
@@ -137,7 +136,7 @@ def evaluate_variant(variant: Variant, run, dev_set: ReferenceSet, test_set: Ref
     """Score the variant's best model (in memory) on dev over `settings`, and on test with greedy and the dev's
     best beam setting; save its dev hypotheses and search.json. Returns its results row; appends to scores.csv."""
     translator = run.translator()
-    folder = RunDir(run.trainer.run_dir)
+    folder = run.run_dir
     rows, hypotheses = score_grid(translator, dev_set, "dev", settings)
     scores = pd.DataFrame(rows)
     best = best_setting(scores)

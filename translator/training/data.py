@@ -23,6 +23,11 @@ class Data:
     longest_line: str  # where the longest training pair is, for the message after repeated NaNs
 
 
+def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
+    """(source, target) tokenizers learned from the training pairs, each side by its own text options."""
+    return Tokenizer.learn(pairs["source"], config.source_text), Tokenizer.learn(pairs["target"], config.target_text)
+
+
 def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo) -> Data:
     """Read and split the corpus, learn the tokenizers unless `tokenizers` (source, target) are given,
     encode both splits."""
@@ -46,7 +51,7 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
         )
     if tokenizers is None:
         echo("learning vocabularies ...")
-        tokenizers = Tokenizer.learn(train["source"], config.source_text), Tokenizer.learn(train["target"], config.target_text)
+        tokenizers = learn_tokenizers(train, config)
     source_tokenizer, target_tokenizer = tokenizers
     t = config.training
     encoded_train = encode_pairs(train, source_tokenizer, target_tokenizer, t.max_length, t.truncate)

@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from translator.config import RunConfig, changed_options
 from translator.errors import OptionError
 from translator.folder import LOGS, RunDir
-from translator.training.data import Data, prepare_data
+from translator.training.data import prepare_data
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
-from translator.training.trainer import Progress, Trainer
-
-
-@dataclass
-class TrainedRun:
-    """What `train` hands back: the run's progress and, in memory, the best model and what it needs to translate."""
-
-    progress: Progress
-    config: RunConfig
-    data: Data
-    trainer: Trainer
-
-    def translator(self):
-        from translator.inference import Translator
-
-        return Translator(self.trainer.best_model(), self.config, self.data.source_tokenizer,
-                          self.data.target_tokenizer, self.trainer.run_dir.path)
-
-    @property
-    def parameters(self) -> int:
-        return int(self.trainer.model.count_params())
+from translator.training.trainer import Trainer
 
 
 def default_reporters(run_dir: RunDir, echo=print, progress_bar: bool = True) -> list:
-    return [Messages(echo), TensorBoard(run_dir / LOGS)] + ([ProgressBar()] if progress_bar else [])
+    # the bar first: it closes before a message is printed, so the two never share a terminal line
+    return ([ProgressBar()] if progress_bar else []) + [Messages(echo), TensorBoard(run_dir / LOGS)]
 
 
 def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
           force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None,
-          requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None) -> TrainedRun:
-    """Train a model into `model_dir`; with `resume`, continue the run saved there.
+          requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None) -> Trainer:
+    """Train a model into `model_dir`; with `resume`, continue the run saved there. Returns the Trainer: its
+    `progress`, and its best model in memory (`translator()`).
 
     `budget` (epochs, max_minutes, max_steps) overrides the config's, also on
     resume, where every other option comes from the saved config; `requested`
@@ -76,7 +58,7 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     progress = trainer.run()
     echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
          f"{progress.seconds / 60:.1f} min, model in {run_dir}")
-    return TrainedRun(progress, config, data, trainer)
+    return trainer
 
 
 def refuse_changed_options(saved: RunConfig, given: RunConfig, requested: set[str], run_dir: RunDir):

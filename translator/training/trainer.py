@@ -211,9 +211,20 @@ class Trainer:
             "epochs": p.epoch, "steps": p.step, "best_dev_loss": p.best_dev_loss, "minutes": p.seconds / 60,
             "stopped_because": p.stopped_because, "nan_recoveries": p.nan_recoveries,
             "train_pairs": len(self.data.train), "dev_pairs": len(self.data.dev),
-            "parameters": int(self.model.count_params()),
+            "parameters": self.parameters,
             "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9),
         })
+
+    @property
+    def parameters(self) -> int:
+        return int(self.model.count_params())
+
+    def translator(self):
+        """A Translator over the best model, with this run's config and tokenizers."""
+        from translator.inference import Translator
+
+        return Translator(self.best_model(), self.config, self.data.source_tokenizer, self.data.target_tokenizer,
+                          self.run_dir.path)
 
     def best_model(self):
         """The model holding the best weights by dev loss (read from the folder only after a resume that
