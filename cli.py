@@ -163,9 +163,9 @@ def train(corpus, model_dir, dev, resume, force, **options):
     from translator.training import train as run_training
 
     config = RunConfig.from_options(options)
-    budget = {k: options[k] for k in ("epochs", "max_minutes", "max_steps")}
-    run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo, budget=budget,
-                 requested=given_options())
+    overrides = {k: options[k] for k in ("epochs", "max_minutes", "max_steps", "devices")}
+    run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo,
+                 overrides=overrides, requested=given_options())
 
 
 def given_options() -> set[str]:

@@ -2,6 +2,7 @@
 """Benchmark: training and decoding speed per decoder on this machine; prints a table, writes JSON.
 
     python bench/run.py [--quick] [--config tutorial|default] [--model-dir DIR]
+                        [--precision float32,bfloat16] [--devices N] [--quality-minutes M]
 
 Each measurement runs in a child process of its own, so that its peak
 resident memory (ru_maxrss) is its own. See bench/README.md for what each
@@ -90,14 +91,26 @@ def matmul_gflops() -> float:
     return 2 * 64 * 512 * 1536 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def training_setup(config_name: str, decoder: str):
+def split_cpu(devices: str) -> None:
+    """On a machine without a GPU, `--devices N` splits the CPU into N logical devices (a check that
+    replication runs, not a speed-up: one CPU device already uses every core)."""
+    import tensorflow as tf
+
+    if devices != "1" and not tf.config.list_physical_devices("GPU"):
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(devices))
+
+
+def training_setup(config_name: str, decoder: str, precision_name: str = "float32", devices: str = "1"):
     """(compiled train step, iterator over training batches, target tokenizer, sizes) at the configuration's sizes,
     on the spa-eng split."""
-    from translator.config import RunConfig, TrainingConfig
+    from translator.config import ModelConfig, RunConfig, TrainingConfig
     from translator.corpus import CorpusFormat, read_corpus
-    from translator.config import ModelConfig
     from translator.pipeline import encode_pairs, make_dataset
     from translator.training import TrainStep
+    from translator.training.distribution import strategy_for
+
+    strategy = strategy_for(devices)
 
     sizes = CONFIGS[config_name]
     pairs = read_corpus(CORPORA / "spa-eng" / "train.tsv", CorpusFormat(reverse=True)).pairs
@@ -105,16 +118,16 @@ def training_setup(config_name: str, decoder: str):
     encoded = encode_pairs(pairs, source_tokenizer, target_tokenizer, max_length=50)
     model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
     config = RunConfig(model=ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model),
-                       training=TrainingConfig(batch_size=sizes["batch_size"]))
-    step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+                       training=TrainingConfig(batch_size=sizes["batch_size"], precision=precision_name))
+    step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size, strategy)
     return step, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), target_tokenizer, sizes
 
 
-def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
+def measure_training(config_name: str, decoder: str, quick: bool, precision_name: str, devices: str) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    train_step, batches, target_tokenizer, sizes = training_setup(config_name, decoder)
+    train_step, batches, target_tokenizer, sizes = training_setup(config_name, decoder, precision_name, devices)
     timed = QUICK_TIMED_STEPS if quick else TIMED_STEPS
     seconds, target_tokens, source_tokens, positions = [], [], [], []
     for step in range(WARMUP_STEPS + timed):
@@ -133,6 +146,8 @@ def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
     flops = flops_per_target_token(sizes, decoder, target_tokenizer.vocab_size, np.mean(source_tokens) / sizes["batch_size"],
                                    np.mean(target_tokens) / sizes["batch_size"])
     return {
+        "precision": train_step.policy,
+        "replicas": train_step.strategy.num_replicas_in_sync,
         "train_tokens_per_s": round(tokens_per_s, 1),
         "train_tokens_per_s_overall": round(float(target_tokens.sum() / seconds.sum()), 1),
         "train_pairs_per_s": round(pairs_per_s, 1),
@@ -144,18 +159,20 @@ def measure_training(config_name: str, decoder: str, quick: bool) -> dict:
     }
 
 
-def measure_decoding(model_dir: Path | None, quick: bool) -> dict:
+def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -> dict:
     import numpy as np
 
+    from translator import precision
+    from translator.config import SearchConfig
     from translator.corpus import CorpusFormat, read_corpus
     from translator.evaluate import ReferenceSet, translate_all
-    from translator.config import SearchConfig
     from translator.inference import Translator
 
-    translator = Translator.load(model_dir)
+    with precision.dtype_policy(precision.resolve(precision_name)):
+        translator = Translator.load(model_dir)
     test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
     sources = test.sources[:512] if quick else test.sources
-    result = {}
+    result = {"precision": translator.model.decoder.dtype_policy.name}
     for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):
         translate_all(translator, sources[:64], search)  # traces the graph
         _, seconds = translate_all(translator, sources, search)
@@ -170,6 +187,34 @@ def measure_decoding(model_dir: Path | None, quick: bool) -> dict:
     result["decode_sentences"] = len(sources)
     result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)
     return result
+
+
+def measure_quality(config_name: str, precision_name: str, minutes: float) -> dict:
+    """Train the attention decoder at the configuration's sizes for `minutes` on the spa-eng train split (dev
+    for early stopping), then score greedy output on the test split by the benchmark protocol."""
+    import tempfile
+
+    from translator.config import CorpusFormat, ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig
+    from translator.corpus import read_corpus
+    from translator.evaluate import ReferenceSet, score, translate_all
+    from translator.training import train
+
+    sizes = CONFIGS[config_name]
+    text = TextConfig(vocab_size=sizes["vocab_size"])
+    model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
+    config = RunConfig(data=CorpusFormat(reverse=True), source_text=text, target_text=text,
+                       model=ModelConfig(decoder="attention", readout=sizes["attention_readout"], **model),
+                       training=TrainingConfig(batch_size=sizes["batch_size"], epochs=100, max_minutes=minutes,
+                                               precision=precision_name))
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = train(CORPORA / "spa-eng" / "train.tsv", Path(folder) / "model", config,
+                        dev=CORPORA / "spa-eng" / "dev.tsv", echo=lambda *_: None, progress_bar=False)
+        test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
+        hypotheses, _ = translate_all(trainer.translator(), test.sources, SearchConfig(greedy=True))
+        scores = score(hypotheses, test)
+    return {"precision": trainer.step.policy, "minutes": minutes, "steps": trainer.progress.step,
+            "dev_loss": round(trainer.progress.best_dev_loss, 4), "test_bleu_greedy": round(scores["bleu"], 2),
+            "test_chrf_greedy": round(scores["chrf"], 2)}
 
 
 def child(*args) -> dict:
@@ -187,18 +232,28 @@ def child(*args) -> dict:
               help="A trained model for the decoding figures [default: the configuration's, data/models/spa-eng-small "
                    "for tutorial, data/models/spa-eng for default].")
 @click.option("--decoders", help="Comma-separated decoders to time [default: every registered one].")
+@click.option("--precision", "precisions", default="float32", show_default=True,
+              help="Comma-separated precisions to time side by side (auto, float32, bfloat16, mixed_float16).")
+@click.option("--devices", default="1", show_default=True,
+              help="Replicas of the train step (GPUs; on a machine without one, the CPU split into logical devices).")
+@click.option("--quality-minutes", type=float, default=0, show_default=True,
+              help="Also train the attention decoder this long per precision and report dev loss and test BLEU.")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
-@click.option("--phase", type=click.Choice(["train", "decode", "matmul"]), hidden=True)
+@click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality"]), hidden=True)
 @click.option("--decoder", hidden=True)
-def main(quick, config_name, model_dir, decoders, out, phase, decoder):
+def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, out, phase, decoder):
     from translator.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     if phase == "train":
-        print(json.dumps(measure_training(config_name, decoder, quick)))
+        split_cpu(devices)
+        print(json.dumps(measure_training(config_name, decoder, quick, precisions, devices)))
         return
     if phase == "decode":
-        print(json.dumps(measure_decoding(model_dir, quick)))
+        print(json.dumps(measure_decoding(model_dir, quick, precisions)))
+        return
+    if phase == "quality":
+        print(json.dumps(measure_quality(config_name, precisions, quality_minutes)))
         return
     if phase == "matmul":
         print(json.dumps({"matmul_gflops": round(matmul_gflops(), 1)}))
@@ -213,23 +268,37 @@ def main(quick, config_name, model_dir, decoders, out, phase, decoder):
     rows = []
     from translator.decoders import DECODERS
 
+    precisions = precisions.split(",")
     for name in decoders.split(",") if decoders else DECODERS:
-        row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name, *flags)}
-        row["matmul_gflops"] = matmul
-        row["utilization"] = round(row["achieved_gflops"] / matmul, 3)
-        rows.append(row)
-        click.echo(f"{name}: {row['train_tokens_per_s']:,.0f} target tokens/s", err=True)
-    decoding = child("--phase", "decode", "--model-dir", str(model_dir), *flags) if model_dir.exists() else {}
+        for precision_name in precisions:
+            row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
+                                            "--precision", precision_name, "--devices", devices, *flags)}
+            row["matmul_gflops"] = matmul
+            row["utilization"] = round(row["achieved_gflops"] / matmul, 3)
+            rows.append(row)
+            click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
+                       f"{row['train_tokens_per_s']:,.0f} target tokens/s", err=True)
+    decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
+                for precision_name in precisions] if model_dir.exists() else []
+    quality = []
+    for precision_name in precisions if quality_minutes else ():
+        quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
+                             "--quality-minutes", str(quality_minutes)))
+        click.echo(f"quality ({quality[-1]['precision']}): BLEU {quality[-1]['test_bleu_greedy']}", err=True)
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
-              "decode_model": str(model_dir) if decoding else None, "decoding": decoding, "decoders": rows,
-              "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
+              "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
+              "decoding_by_precision": decoding, "decoders": rows,
+              "quality": quality, "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
-    table = pd.DataFrame(rows).set_index("decoder")
+    table = pd.DataFrame(rows).set_index(["decoder", "precision"])
     click.echo(f"training, {config_name} sizes {CONFIGS[config_name]}:")
     click.echo(table.to_string())
     if decoding:
-        click.echo(f"\ndecoding with {model_dir} ({decoding['decode_sentences']} unique test sentences):")
-        click.echo(pd.DataFrame([decoding]).to_string(index=False))
+        click.echo(f"\ndecoding with {model_dir} ({decoding[0]['decode_sentences']} unique test sentences):")
+        click.echo(pd.DataFrame(decoding).to_string(index=False))
+    if quality:
+        click.echo(f"\nquality after {quality_minutes:g} minutes of training (attention, greedy, test split):")
+        click.echo(pd.DataFrame(quality).to_string(index=False))
     click.echo(f"\nwritten: {out}")
 
 

@@ -103,9 +103,9 @@ def _checkpoint_arrays(model_dir):
 def test_resumed_run_ends_with_the_same_weights(tmp_path):
     config = toy_config("attention", epochs=2)
     straight_progress = run(tmp_path, config, "straight")
-    stopped = run(tmp_path, config, "resumed", budget={"max_steps": 3})
+    stopped = run(tmp_path, config, "resumed", overrides={"max_steps": 3})
     assert stopped.step == 3 and stopped.stopped_because.startswith("max_steps")
-    resumed = run(tmp_path, config, "resumed", resume=True, budget={"max_steps": None})
+    resumed = run(tmp_path, config, "resumed", resume=True, overrides={"max_steps": None})
     assert resumed.step == straight_progress.step
     straight, again = _checkpoint_arrays(tmp_path / "straight"), _checkpoint_arrays(tmp_path / "resumed")
     assert straight.keys() == again.keys()

@@ -110,6 +110,7 @@ class ModelConfig(Checked):
 
 
 TEACHER_FORCING = ("always", "never", "scheduled")
+PRECISIONS = ("auto", "float32", "bfloat16", "mixed_float16")
 SCHEDULES = ("linear", "exponential", "inverse-sigmoid")
 
 
@@ -141,6 +142,20 @@ class TrainingConfig(Checked):
                              "count from 1.", above=0)
     seed: int = option(1, "Seed of initialisation, shuffling and sampling.")
     max_nan_recoveries: int = option(3, "Roll-backs after a NaN loss before giving up.", minimum=0)
+    devices: str = option("1", "Devices to train on: a count, or all (the GPUs, or the CPU's logical devices where "
+                          "there is no GPU). Several split each batch across them (tf.distribute.MirroredStrategy); "
+                          "with TF_CONFIG set, the workers it names train together (MultiWorkerMirroredStrategy).")
+    precision: str = option("float32", "Compute dtype of the layers (variables, logits and loss stay float32): "
+                            "bfloat16 gains on CPUs with BF16 instructions, mixed_float16 on GPUs; auto picks "
+                            "bfloat16 where this CPU has them and it measures faster, else float32.",
+                            choices=PRECISIONS)
+
+    def __post_init__(self):
+        super().__post_init__()
+        devices = str(self.devices).strip().lower()  # a config file may give a number
+        if devices != "all" and not (devices.isdigit() and int(devices) >= 1):
+            raise OptionError(f"`devices` must be a count from 1 or all, got '{self.devices}'")
+        object.__setattr__(self, "devices", devices)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import keras
 import numpy as np
+from keras import ops
 
 from translator.config import ModelConfig
 from translator.decoders import decoder_class
@@ -14,7 +15,11 @@ from translator.encoder import Encoder
 
 @keras.saving.register_keras_serializable(package="translator")
 class Seq2Seq(keras.Model):
-    """source ids [batch, S] and decoder input ids [batch, T] -> logits [batch, T, target_vocab]."""
+    """source ids [batch, S] and decoder input ids [batch, T] -> logits [batch, T, target_vocab].
+
+    Logits are float32 under every dtype policy (precision.py): the softmax, the loss and the search's scores
+    never run in 16 bits.
+    """
 
     def __init__(self, source_vocab_size: int, target_vocab_size: int, config: dict | None = None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -30,7 +35,8 @@ class Seq2Seq(keras.Model):
     def call(self, inputs, training=False, teacher_forcing=None):
         """inputs: {"source": [batch, S], "target_in": [batch, T]}; see Decoder.call for teacher_forcing."""
         encoded = self.encoder(inputs["source"], training=training)
-        return self.decoder(inputs["target_in"], encoded, teacher_forcing=teacher_forcing, training=training)
+        logits = self.decoder(inputs["target_in"], encoded, teacher_forcing=teacher_forcing, training=training)
+        return ops.cast(logits, "float32")
 
     # --- what search uses: per-sentence constants, a start state, a step ------------------
     def prepare_decoding(self, source):
@@ -45,7 +51,7 @@ class Seq2Seq(keras.Model):
 
         def step(tokens, state):
             logits, new_state, _ = self.decoder.step(tokens, state, prepared)
-            return logits, new_state
+            return ops.cast(logits, "float32"), new_state
 
         return step
 

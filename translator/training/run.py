@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from translator.config import RunConfig, changed_options
 from translator.errors import OptionError
-from translator.folder import LOGS, RunDir
+from translator.folder import CHECKPOINT, LOGS, RunDir
 from translator.training.data import prepare_data
+from translator.training.distribution import is_chief, strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
 from translator.training.trainer import Trainer
 
@@ -19,33 +22,39 @@ def default_reporters(run_dir: RunDir, echo=print, progress_bar: bool = True) ->
 
 
 def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
-          force: bool = False, echo=print, progress_bar: bool = True, budget: dict | None = None,
+          force: bool = False, echo=print, progress_bar: bool = True, overrides: dict | None = None,
           requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None) -> Trainer:
     """Train a model into `model_dir`; with `resume`, continue the run saved there. Returns the Trainer: its
     `progress`, and its best model in memory (`translator()`).
 
-    `budget` (epochs, max_minutes, max_steps) overrides the config's, also on
-    resume, where every other option comes from the saved config; `requested`
-    names the options the user gave, which a resume refuses when they differ
-    from the saved run's. `tokenizers` (source, target) skips learning them.
-    Nothing in the folder changes before the data, the tokenizers and (on
-    resume) the checkpoint have been read.
+    `overrides` (the budget: epochs, max_minutes, max_steps; and `devices`)
+    replace the config's, also on resume, where every other option comes from
+    the saved config; `requested` names the options the user gave, which a
+    resume refuses when they differ from the saved run's. `tokenizers`
+    (source, target) skips learning them. Nothing in the folder changes before
+    the data, the tokenizers and (on resume) the checkpoint have been read.
+    In a multi-worker run, only the chief writes `model_dir`; the other workers
+    write to a temporary folder and print nothing.
     """
-    run_dir = RunDir(model_dir)
+    strategy = strategy_for((overrides or {}).get("devices", config.training.devices))  # before any TF op
+    saved_run, chief = RunDir(model_dir), is_chief(strategy)
     if resume:
-        if run_dir.checkpoint_folder() is None:
-            raise OptionError(f"{run_dir}: no checkpoint to resume from")
-        saved = run_dir.load_config()
-        refuse_changed_options(saved, config, set(requested) - set(budget or ()), run_dir)
-        config, tokenizers = saved, run_dir.load_tokenizers()
-    elif run_dir.holds_model() and not force:
-        raise OptionError(f"{run_dir} already holds a model; use `resume` to continue it, "
+        if saved_run.checkpoint_folder() is None:
+            raise OptionError(f"{saved_run}: no checkpoint to resume from")
+        saved = saved_run.load_config()
+        refuse_changed_options(saved, config, set(requested) - set(overrides or ()), saved_run)
+        config, tokenizers = saved, saved_run.load_tokenizers()
+    elif chief and saved_run.holds_model() and not force:  # the others may see the chief's first files
+        raise OptionError(f"{saved_run} already holds a model; use `resume` to continue it, "
                           "`force` to train a new one over it, or another `model_dir`")
-    if budget:
-        config = replace(config, training=replace(config.training, **budget))
+    run_dir = saved_run if chief else worker_folder(saved_run if resume else None)
+    if run_dir is not saved_run:
+        echo, reporters = (lambda *_: None), []
+    if overrides:
+        config = replace(config, training=replace(config.training, **overrides))
     data = prepare_data(config, corpus, dev, tokenizers, echo)
     reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
-    trainer = Trainer(config, data, run_dir, reporters)
+    trainer = Trainer(config, data, run_dir, reporters, strategy)
     if resume:
         trainer.load_checkpoint()
         trainer.progress.stopped_because = ""
@@ -59,6 +68,14 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
          f"{progress.seconds / 60:.1f} min, model in {run_dir}")
     return trainer
+
+
+def worker_folder(resumed: RunDir | None) -> RunDir:
+    """A non-chief worker's own scratch folder (holding a copy of the checkpoint it resumes from)."""
+    folder = RunDir(tempfile.mkdtemp(prefix="translator-worker-"))
+    if resumed is not None:
+        shutil.copytree(resumed.checkpoint_folder(), folder / CHECKPOINT)
+    return folder
 
 
 def refuse_changed_options(saved: RunConfig, given: RunConfig, requested: set[str], run_dir: RunDir):

@@ -1,4 +1,11 @@
-"""The compiled maths of training: a model, its optimizer, one train step and the dev loss."""
+"""The compiled maths of training: a model, its optimizer, one train step and the dev loss.
+
+The step runs under a `tf.distribute` strategy (TensorFlow's default one on a
+single device): each replica takes its slice of the batch, its loss is summed
+over its tokens and divided by the whole batch's token count, and the
+gradients are summed over replicas before the optimizer clips them, so a step
+is the same computation on one device or several.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from translator import precision
 from translator.config import ModelConfig, TrainingConfig
 from translator.model import Seq2Seq
+from translator.training.distribution import replica_slice
 
 BATCH_SPEC = {
     "source": tf.TensorSpec([None, None], tf.int32),
@@ -20,8 +29,8 @@ BATCH_SPEC = {
 }
 
 
-def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
-    """Mean cross-entropy over real target tokens; padding never counts.
+def summed_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
+    """Cross-entropy summed over real target tokens; padding never counts.
 
     target_out [batch, T] int, logits [batch, T, vocab], mask [batch, T] bool.
     """
@@ -29,21 +38,53 @@ def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0)
     nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(target_out, -1), axis=-1), -1)
     if label_smoothing:
         nll = (1 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
-    weights = ops.cast(mask, nll.dtype)
-    return ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1.0)
+    return ops.sum(nll * ops.cast(mask, nll.dtype))
+
+
+def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
+    """Mean cross-entropy over real target tokens."""
+    tokens = ops.sum(ops.cast(mask, "float32"))
+    return summed_cross_entropy(target_out, logits, mask, label_smoothing) / ops.maximum(tokens, 1.0)
+
+
+class ReplicaSummedAdam(keras.optimizers.Adam):
+    """Adam given gradients already summed over replicas.
+
+    Keras sums a replica's gradients with the others' inside `apply`, after clipping that replica's share to
+    the global norm (keras/src/backend/tensorflow/optimizer.py, `_backend_update_step`), so clipping would
+    depend on the number of replicas. The train step sums them first and the clip sees the whole batch's
+    gradient; this class skips Keras' second sum.
+    """
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        return grads_and_vars
+
+
+def make_optimizer(training: TrainingConfig, policy: str) -> keras.optimizers.Optimizer:
+    optimizer = ReplicaSummedAdam(learning_rate=training.learning_rate, global_clipnorm=training.clip_norm or None)
+    if policy == "mixed_float16":  # float16 gradients underflow without a loss scale
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 class TrainStep:
-    """A seeded model and its Adam optimizer, with `train(batch, teacher_forcing)` compiled once."""
+    """A seeded model and its Adam optimizer, with `train(batch, teacher_forcing)` compiled once.
+
+    strategy: where the replicas run (default: TensorFlow's current strategy, one device). The model and
+    the optimizer's variables are made in its scope before the step is first traced (Keras 3.15.1 fails when an
+    optimizer under MirroredStrategy creates its variables inside the traced step: keras-team/keras#23085).
+    """
 
     def __init__(self, model_config: ModelConfig, training: TrainingConfig, source_vocab_size: int,
-                 target_vocab_size: int):
+                 target_vocab_size: int, strategy: tf.distribute.Strategy | None = None):
         keras.utils.set_random_seed(training.seed)
-        self.model = Seq2Seq(source_vocab_size, target_vocab_size, config=asdict(model_config),
-                             seed=training.seed).build_with_dummy_batch()
-        self.optimizer = keras.optimizers.Adam(learning_rate=training.learning_rate,
-                                               global_clipnorm=training.clip_norm or None)
-        self.optimizer.build(self.model.trainable_variables)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.policy = precision.resolve(training.precision)
+        with self.strategy.scope(), precision.dtype_policy(self.policy):
+            self.model = Seq2Seq(source_vocab_size, target_vocab_size, config=asdict(model_config),
+                                 seed=training.seed).build_with_dummy_batch()
+            self.optimizer = make_optimizer(training, self.policy)
+            self.optimizer.build(self.model.trainable_variables)
         self.scheduled = training.teacher_forcing != "always"
         self.label_smoothing = training.label_smoothing
         self._train = tf.function(self._train_step, input_signature=[BATCH_SPEC, tf.TensorSpec([], tf.float32)])
@@ -53,6 +94,14 @@ class TrainStep:
         """One optimizer step on `batch`; returns the loss. teacher_forcing: the probability of feeding the
         true previous token (None: always; used only under scheduled or free-running training)."""
         return self._train(batch, tf.constant(1.0 if teacher_forcing is None else teacher_forcing, tf.float32))
+
+    def any_worker(self, flag: bool) -> bool:
+        """Whether `flag` holds on any worker of a multi-worker run (on one host: `flag`). Decisions taken from a
+        worker's own clock go through this, so that all workers stop at the same step."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return flag
+        votes = self.strategy.run(lambda: tf.constant(float(flag)))
+        return bool(self.strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None) > 0)
 
     def set_learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate.assign(value)
@@ -77,11 +126,23 @@ class TrainStep:
             v.assign(arrays[f"optimizer/{i}"])
 
     def _train_step(self, batch, teacher_forcing):
+        tokens = tf.maximum(tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32)), 1.0)
+        losses = self.strategy.run(self._replica_step, args=(batch, teacher_forcing, tokens))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def _replica_step(self, batch, teacher_forcing, tokens):
+        """One replica's share: its slice's loss over the whole batch's `tokens`, gradients summed over replicas."""
+        share = replica_slice(batch)
+        variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(batch, training=True, teacher_forcing=teacher_forcing if self.scheduled else None)
-            loss = masked_cross_entropy(batch["target_out"], logits, batch["target_mask"], self.label_smoothing)
-        gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply(gradients, self.model.trainable_variables)
+            logits = self.model(share, training=True, teacher_forcing=teacher_forcing if self.scheduled else None)
+            loss = summed_cross_entropy(share["target_out"], logits, share["target_mask"], self.label_smoothing) / tokens
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, variables)
+        context = tf.distribute.get_replica_context()
+        if context.num_replicas_in_sync > 1:
+            gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+        self.optimizer.apply(gradients, variables)
         return loss
 
     def _dev_step(self, batch):

@@ -71,10 +71,10 @@ def ctrl_c_between_steps():
 class Trainer:
     """Runs one training into `run_dir`; keeps the best weights by dev loss in memory as well."""
 
-    def __init__(self, config: RunConfig, data: Data, run_dir: RunDir, reporters=()):
+    def __init__(self, config: RunConfig, data: Data, run_dir: RunDir, reporters=(), strategy=None):
         self.config, self.data, self.run_dir, self.reporters = config, data, RunDir(run_dir), list(reporters)
         self.step = TrainStep(config.model, config.training, data.source_tokenizer.vocab_size,
-                              data.target_tokenizer.vocab_size)
+                              data.target_tokenizer.vocab_size, strategy)
         self.model = self.step.model
         self.progress = Progress()
         self.best_weights = None  # the model's weights at the best dev loss of this process, if any
@@ -146,7 +146,7 @@ class Trainer:
         t, p = self.config.training, self.progress
         if t.max_steps is not None and p.step >= t.max_steps:
             p.stopped_because = f"max_steps {t.max_steps} reached"
-        elif t.max_minutes is not None and time.monotonic() - started >= 60 * t.max_minutes:
+        elif t.max_minutes is not None and self.step.any_worker(time.monotonic() - started >= 60 * t.max_minutes):
             p.stopped_because = f"max_minutes {t.max_minutes:g} reached"
         return bool(p.stopped_because)
 

@@ -1,0 +1,56 @@
+"""--precision: layers compute in bfloat16 or float16 while variables, logits and the loss stay float32; `auto`
+chooses bfloat16 only on a CPU with BF16 instructions where it measures faster."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from translator import precision
+from translator.config import ModelConfig, TrainingConfig
+from translator.training import TrainStep
+
+BATCH = {
+    "source": np.array([[1, 5, 6, 2], [1, 7, 2, 0]], "int32"),
+    "target_in": np.array([[1, 8, 9], [1, 10, 0]], "int32"),
+    "target_out": np.array([[8, 9, 2], [10, 2, 0]], "int32"),
+    "source_mask": np.array([[1, 1, 1, 1], [1, 1, 1, 0]], bool),
+    "target_mask": np.array([[1, 1, 1], [1, 1, 0]], bool),
+}
+
+
+def test_named_precisions_map_to_keras_policies():
+    assert precision.resolve("float32") == "float32"
+    assert precision.resolve("bfloat16") == "mixed_bfloat16"
+    assert precision.resolve("mixed_float16") == "mixed_float16"
+
+
+def test_auto_is_float32_without_bf16_instructions(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    assert precision.resolve("auto") == "float32"
+
+
+def test_auto_is_bfloat16_only_where_it_measures_faster(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    for faster, expected in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(precision, "bfloat16_measures_faster", lambda: faster)
+        assert precision.resolve("auto") == expected
+
+
+def test_the_policy_is_restored_after_building():
+    with precision.dtype_policy("mixed_bfloat16"):
+        assert keras.config.dtype_policy().compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("name, compute", [("bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_a_reduced_precision_step_learns_in_float32_variables(name, compute):
+    step = TrainStep(ModelConfig(units=16, embedding_dim=8, dropout=0.0),
+                     TrainingConfig(precision=name, learning_rate=0.01, seed=3), 12, 12)
+    assert keras.config.dtype_policy().name == "float32"  # building left the global policy alone
+    assert step.model.decoder.compute_dtype == compute
+    assert {v.dtype for v in step.model.trainable_variables} == {"float32"}
+    assert step.model(BATCH).dtype == "float32"  # the logits, hence softmax and loss
+    losses = [float(step.train(BATCH)) for _ in range(30)]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
