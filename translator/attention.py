@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-NEG_INF = -1e9
+MASKED_ENERGY = -3e4  # exp() of it is 0 in float32; unlike -1e9 it is finite in float16 too
 
 
 class AdditiveAttention(keras.layers.Layer):
@@ -27,7 +27,7 @@ class AdditiveAttention(keras.layers.Layer):
     def call(self, query, keys, memory, mask):
         """query s_{t-1} [batch, units] -> (c_t [batch, width], alpha_t [batch, src_len])."""
         energies = ops.squeeze(self.score(ops.tanh(keys + ops.expand_dims(self.query_projection(query), 1))), -1)
-        energies = ops.where(mask, energies, NEG_INF)
+        energies = ops.where(mask, energies, MASKED_ENERGY)
         weights = ops.softmax(energies, axis=-1) * ops.cast(mask, energies.dtype)  # exact zeros on padding
         return ops.einsum("bs,bsw->bw", weights, memory), weights
 
