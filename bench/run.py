@@ -93,20 +93,17 @@ def matmul_gflops() -> float:
     return 2 * 64 * 512 * 1536 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def split_cpu(devices: str) -> None:
-    """On a machine without a GPU, `--devices N` splits the CPU into N logical devices (a check that
-    replication runs, not a speed-up: one CPU device already uses every core)."""
-    import tensorflow as tf
+def model_config(sizes: dict, decoder: str):
+    from translator.config import ModelConfig
 
-    if devices != "1" and not tf.config.list_physical_devices("GPU"):
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(devices))
+    model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
+    return ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model)
 
 
 def training_setup(config_name: str, decoder: str, precision_name: str = "float32", devices: str = "1"):
     """(compiled train step, iterator over training batches, target tokenizer, sizes) at the configuration's sizes,
     on the spa-eng split."""
-    from translator.config import ModelConfig, RunConfig, TrainingConfig
+    from translator.config import RunConfig, TrainingConfig
     from translator.corpus import CorpusFormat, read_corpus
     from translator.pipeline import encode_pairs, make_dataset
     from translator.training import TrainStep
@@ -118,8 +115,7 @@ def training_setup(config_name: str, decoder: str, precision_name: str = "float3
     pairs = read_corpus(CORPORA / "spa-eng" / "train.tsv", CorpusFormat(reverse=True)).pairs
     source_tokenizer, target_tokenizer = tokenizers(sizes, pairs)
     encoded = encode_pairs(pairs, source_tokenizer, target_tokenizer, max_length=50)
-    model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
-    config = RunConfig(model=ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model),
+    config = RunConfig(model=model_config(sizes, decoder),
                        training=TrainingConfig(batch_size=sizes["batch_size"], precision=precision_name))
     step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size, strategy)
     return step, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), target_tokenizer, sizes
@@ -200,16 +196,15 @@ def measure_quality(config_name: str, precision_name: str, minutes: float) -> di
     for early stopping), then score greedy output on the test split by the benchmark protocol."""
     import tempfile
 
-    from translator.config import CorpusFormat, ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig
+    from translator.config import CorpusFormat, RunConfig, SearchConfig, TextConfig, TrainingConfig
     from translator.corpus import read_corpus
     from translator.evaluate import ReferenceSet, score, translate_all
     from translator.training import train
 
     sizes = CONFIGS[config_name]
     text = TextConfig(vocab_size=sizes["vocab_size"])
-    model = {k: sizes[k] for k in ("embedding_dim", "units", "bidirectional", "cell")}
     config = RunConfig(data=CorpusFormat(reverse=True), source_text=text, target_text=text,
-                       model=ModelConfig(decoder="attention", readout=sizes["attention_readout"], **model),
+                       model=model_config(sizes, "attention"),
                        training=TrainingConfig(batch_size=sizes["batch_size"], epochs=100, max_minutes=minutes,
                                                precision=precision_name))
     with tempfile.TemporaryDirectory() as folder:
@@ -252,7 +247,12 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
 
     import_tensorflow_quietly()
     if phase == "train":
-        split_cpu(devices)
+        import tensorflow as tf
+
+        from translator.training.distribution import split_cpu
+
+        if devices != "1" and not tf.config.list_physical_devices("GPU"):
+            split_cpu(int(devices))  # replicas on a CPU-only machine
         print(json.dumps(measure_training(config_name, decoder, quick, precisions, devices)))
         return
     if phase == "decode":

@@ -15,16 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-import tensorflow as tf
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(spec: dict) -> None:
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec["logical_cpus"])
     from translator.config import CorpusFormat, ModelConfig, RunConfig, TrainingConfig
     from translator.training import train
+    from translator.training.distribution import split_cpu
+
+    split_cpu(spec["logical_cpus"])
 
     config = RunConfig(data=CorpusFormat(reverse=True), model=ModelConfig(units=32, embedding_dim=16, dropout=0.0),
                        training=TrainingConfig(batch_size=16, epochs=spec.get("epochs", 6), learning_rate=0.005,

@@ -49,13 +49,11 @@ def multi_worker_strategy() -> tf.distribute.Strategy:
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the model folder: always, but for the non-chief workers of a multi-worker run."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                             and "chief" not in resolver.cluster_spec().as_dict())
+def split_cpu(count: int) -> None:
+    """Show TensorFlow `count` logical devices on the CPU (before it runs anything): replicas to test with on a
+    machine without a GPU; not faster, as one CPU device already uses every core."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
 
 
 def replica_slice(batch: dict) -> dict:

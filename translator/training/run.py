@@ -11,7 +11,7 @@ from translator.config import RunConfig, changed_options
 from translator.errors import OptionError
 from translator.folder import CHECKPOINT, LOGS, RunDir
 from translator.training.data import prepare_data
-from translator.training.distribution import is_chief, strategy_for
+from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
 from translator.training.trainer import Trainer
 
@@ -37,7 +37,7 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     write to a temporary folder and print nothing.
     """
     strategy = strategy_for((overrides or {}).get("devices", config.training.devices))  # before any TF op
-    saved_run, chief = RunDir(model_dir), is_chief(strategy)
+    saved_run, chief = RunDir(model_dir), strategy.extended.should_checkpoint  # False: a non-chief worker
     if resume:
         if saved_run.checkpoint_folder() is None:
             raise OptionError(f"{saved_run}: no checkpoint to resume from")
@@ -48,7 +48,7 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
         raise OptionError(f"{saved_run} already holds a model; use `resume` to continue it, "
                           "`force` to train a new one over it, or another `model_dir`")
     run_dir = saved_run if chief else worker_folder(saved_run if resume else None)
-    if run_dir is not saved_run:
+    if not chief:
         echo, reporters = (lambda *_: None), []
     if overrides:
         config = replace(config, training=replace(config.training, **overrides))

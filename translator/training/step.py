@@ -148,4 +148,4 @@ class TrainStep:
     def _dev_step(self, batch):
         tokens = tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32))
         logits = self.model(batch, training=False)
-        return masked_cross_entropy(batch["target_out"], logits, batch["target_mask"]) * tokens, tokens
+        return summed_cross_entropy(batch["target_out"], logits, batch["target_mask"]), tokens
