@@ -81,12 +81,12 @@ def main():
 def train(decoder, config_name, steps, top):
     train_step, batches, _, _ = training_setup(config_name, decoder)
     for _ in range(10):
-        float(train_step.train(next(batches)))
+        train_step.train(next(batches))
     timed = [next(batches) for _ in range(steps)]
 
     def section():
         for batch in timed:
-            float(train_step.train(batch))
+            train_step.train(batch)
 
     wall = profiled(section, PROFILE_DIR / f"train-{decoder}")
     report(op_table(PROFILE_DIR / f"train-{decoder}", top), wall, f"{steps} training steps, {decoder}, {config_name} sizes")

@@ -131,7 +131,7 @@ def measure_training(config_name: str, decoder: str, quick: bool, precision_name
     for step in range(WARMUP_STEPS + timed):
         batch = next(batches)
         started = time.perf_counter()
-        float(train_step.train(batch))
+        train_step.train(batch)
         if step >= WARMUP_STEPS:
             seconds.append(time.perf_counter() - started)
             target_tokens.append(int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32))))

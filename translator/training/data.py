@@ -21,6 +21,8 @@ class Data:
     source_tokenizer: Tokenizer
     target_tokenizer: Tokenizer
     longest_line: str  # where the longest training pair is, for the message after repeated NaNs
+    corpus: str = ""  # the files read (summary.json keeps them: `inspect` measures on the dev file by default)
+    dev_file: str | None = None
 
 
 def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
@@ -62,4 +64,5 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
          f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
     longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
     return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
-                f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)")
+                f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)",
+                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()))

@@ -12,7 +12,7 @@ class Reporter:
     def epoch_started(self, progress, epochs: int, steps_per_epoch: int) -> None:
         pass
 
-    def step_done(self, progress, loss: float) -> None:
+    def step_done(self, progress, loss: float, gradient_norm: float) -> None:
         pass
 
     def epoch_ended(self, progress, epochs: int, record: dict, improved: bool) -> None:
@@ -53,7 +53,7 @@ class ProgressBar(Reporter):
         self.bar = tqdm(total=steps_per_epoch, initial=progress.batch_in_epoch, desc=f"epoch {progress.epoch + 1}/{epochs}",
                         unit="batch", disable=None, leave=False, dynamic_ncols=True)
 
-    def step_done(self, progress, loss):
+    def step_done(self, progress, loss, gradient_norm):
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{loss:.3f}")
 
@@ -73,7 +73,7 @@ class ProgressBar(Reporter):
 
 
 class TensorBoard(Reporter):
-    """train/loss every `every` steps, dev/loss every epoch. The writer is made on first use: a run that fails
+    """train/gradient_norm (before clipping) every step, train/loss every `every` steps, dev/loss every epoch. The writer is made on first use: a run that fails
     before its first step leaves the log folder as it was."""
 
     def __init__(self, log_dir: Path, every: int = 50):
@@ -87,7 +87,8 @@ class TensorBoard(Reporter):
         with self._writer.as_default(step=step):
             tf.summary.scalar(name, value)
 
-    def step_done(self, progress, loss):
+    def step_done(self, progress, loss, gradient_norm):
+        self.scalar("train/gradient_norm", gradient_norm, progress.step)
         if progress.step % self.every == 0:
             self.scalar("train/loss", loss, progress.step)
 

@@ -9,7 +9,9 @@ is the same computation on one device or several.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -47,6 +49,11 @@ def masked_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0)
     return summed_cross_entropy(target_out, logits, mask, label_smoothing) / ops.maximum(tokens, 1.0)
 
 
+class StepResult(NamedTuple):
+    loss: float
+    gradient_norm: float  # global norm of the whole batch's gradient before clipping (NaN where not measured)
+
+
 class ReplicaSummedAdam(keras.optimizers.Adam):
     """Adam given gradients already summed over replicas.
 
@@ -76,7 +83,8 @@ class TrainStep:
     """
 
     def __init__(self, model_config: ModelConfig, training: TrainingConfig, source_vocab_size: int,
-                 target_vocab_size: int, strategy: tf.distribute.Strategy | None = None):
+                 target_vocab_size: int, strategy: tf.distribute.Strategy | None = None,
+                 measure_gradient_norm: bool = True):
         keras.utils.set_random_seed(training.seed)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.policy = precision.resolve(training.precision)
@@ -87,13 +95,15 @@ class TrainStep:
             self.optimizer.build(self.model.trainable_variables)
         self.scheduled = training.teacher_forcing != "always"
         self.label_smoothing = training.label_smoothing
+        self.measure_gradient_norm = measure_gradient_norm  # off only to time what measuring it costs
         self._train = tf.function(self._train_step, input_signature=[BATCH_SPEC, tf.TensorSpec([], tf.float32)])
         self._dev = tf.function(self._dev_step, input_signature=[BATCH_SPEC])
 
-    def train(self, batch, teacher_forcing: float | None = None) -> tf.Tensor:
-        """One optimizer step on `batch`; returns the loss. teacher_forcing: the probability of feeding the
-        true previous token (None: always; used only under scheduled or free-running training)."""
-        return self._train(batch, tf.constant(1.0 if teacher_forcing is None else teacher_forcing, tf.float32))
+    def train(self, batch, teacher_forcing: float | None = None) -> StepResult:
+        """One optimizer step on `batch`; returns its loss and gradient norm. teacher_forcing: the probability of
+        feeding the true previous token (None: always; used only under scheduled or free-running training)."""
+        loss, norm = self._train(batch, tf.constant(1.0 if teacher_forcing is None else teacher_forcing, tf.float32))
+        return StepResult(float(loss), float(norm) if self.measure_gradient_norm else math.nan)
 
     def any_worker(self, flag: bool) -> bool:
         """Whether `flag` holds on any worker of a multi-worker run (on one host: `flag`). Decisions taken from a
@@ -127,8 +137,10 @@ class TrainStep:
 
     def _train_step(self, batch, teacher_forcing):
         tokens = tf.maximum(tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32)), 1.0)
-        losses = self.strategy.run(self._replica_step, args=(batch, teacher_forcing, tokens))
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        losses, norms = self.strategy.run(self._replica_step, args=(batch, teacher_forcing, tokens))
+        # every replica holds the same summed gradient, hence the same norm
+        return (self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None),
+                self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norms, axis=None))
 
     def _replica_step(self, batch, teacher_forcing, tokens):
         """One replica's share: its slice's loss over the whole batch's `tokens`, gradients summed over replicas."""
@@ -142,8 +154,16 @@ class TrainStep:
         context = tf.distribute.get_replica_context()
         if context.num_replicas_in_sync > 1:
             gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+        norm = self._unscaled_norm(gradients) if self.measure_gradient_norm else tf.constant(0.0)
         self.optimizer.apply(gradients, variables)
-        return loss
+        return loss, norm
+
+    def _unscaled_norm(self, gradients):
+        """The global norm the optimizer's clipping compares with `clip_norm` (a loss scale divided out)."""
+        norm = tf.linalg.global_norm(gradients)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / tf.cast(self.optimizer.dynamic_scale, norm.dtype)
+        return norm
 
     def _dev_step(self, batch):
         tokens = tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32))

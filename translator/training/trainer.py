@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Progress:
     tokens: int = 0
     epoch_loss: float = 0.0  # this epoch's training loss summed over its target tokens so far
     epoch_tokens: int = 0
+    epoch_gradient_norms: list = field(default_factory=list)  # this epoch's, one a step, before clipping
+    clipped_steps: int = 0  # steps of the whole run whose gradient norm was over `clip_norm`
     history: list = field(default_factory=list)
     stopped_because: str = ""
 
@@ -66,6 +69,15 @@ def ctrl_c_between_steps():
         yield requested
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def gradient_norm_summary(norms: list[float], clip_norm: float) -> dict:
+    """An epoch's gradient norms (before clipping) in history.csv: median, maximum, share of steps clipped."""
+    if not norms:
+        return {"gradient_norm_median": math.nan, "gradient_norm_max": math.nan, "clipped_share": math.nan}
+    clipped = sum(norm > clip_norm for norm in norms) if clip_norm else 0
+    return {"gradient_norm_median": statistics.median(norms), "gradient_norm_max": max(norms),
+            "clipped_share": clipped / len(norms)}
 
 
 class Trainer:
@@ -125,14 +137,16 @@ class Trainer:
         self.report("epoch_started", t.epochs, self.steps_per_epoch)
         for batch in batches:
             self.step.set_learning_rate(self.current_learning_rate())
-            loss = float(self.step.train(batch, teacher_forcing_probability(t, p.step)))
+            loss, gradient_norm = self.step.train(batch, teacher_forcing_probability(t, p.step))
             if not math.isfinite(loss):
                 self._recover_from_nan(loss)
                 return "rolled back"  # the run goes on from the checkpoint's position
             tokens = int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32)))
             p.step, p.batch_in_epoch, p.tokens = p.step + 1, p.batch_in_epoch + 1, p.tokens + tokens
             p.epoch_loss, p.epoch_tokens = p.epoch_loss + loss * tokens, p.epoch_tokens + tokens
-            self.report("step_done", loss)
+            p.epoch_gradient_norms.append(gradient_norm)
+            p.clipped_steps += bool(t.clip_norm and gradient_norm > t.clip_norm)
+            self.report("step_done", loss, gradient_norm)
             if p.step % t.checkpoint_every == 0:
                 p.seconds = time.monotonic() - started
                 self.save_checkpoint()
@@ -159,7 +173,8 @@ class Trainer:
         record = {"epoch": p.epoch + 1, "complete": completed, "step": p.step,
                   "train_loss": p.epoch_loss / p.epoch_tokens if p.epoch_tokens else math.nan, "dev_loss": dev,
                   "minutes": p.seconds / 60, "learning_rate": self.current_learning_rate(),
-                  "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9)}
+                  "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9),
+                  **gradient_norm_summary(p.epoch_gradient_norms, t.clip_norm)}
         p.history.append(record)
         self.report("epoch_ended", t.epochs, record, improved)
         if improved:
@@ -173,7 +188,7 @@ class Trainer:
         if completed:
             p.epoch += 1
             p.batch_in_epoch = p.epoch_tokens = 0
-            p.epoch_loss = 0.0
+            p.epoch_loss, p.epoch_gradient_norms = 0.0, []
         self.save_checkpoint()
 
     def _recover_from_nan(self, loss: float):
@@ -213,6 +228,8 @@ class Trainer:
             "train_pairs": len(self.data.train), "dev_pairs": len(self.data.dev),
             "parameters": self.parameters,
             "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9),
+            "clipped_steps": p.clipped_steps, "clip_rate": p.clipped_steps / max(p.step, 1),
+            "corpus": self.data.corpus, "dev_file": self.data.dev_file,
         })
 
     @property
