@@ -8,6 +8,9 @@ OUT/
   results.csv, results.md        one row per variant (rewritten after each one)
   summary.md                     mean and spread over seeds, significance against the best
   curves.png, bleu.png, beam.png
+  gradients.png                  gradient norm against steps back in time, a line per variant (`inspect gradients`;
+                                 each variant's own curve in its folder, the decay per step in results.csv)
+  length.png, length.csv         dev BLEU by source-length bucket, a line per variant
 A variant whose row is in results.csv is not trained again, so an interrupted
 compare run again with the same OUT continues where it stopped. Each variant is
 scored in memory, with the model its training just produced.
@@ -15,10 +18,12 @@ scored in memory, with the model its training just produced.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sacrebleu
 from sacrebleu.significance import PairedTest
@@ -28,6 +33,7 @@ from translator.corpus import read_corpus, split_corpus, write_pairs
 from translator.evaluate import ReferenceSet, score, translate_all
 from translator.files import write_text_atomically
 from translator.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
+from translator.inference import Translator
 from translator.training import learn_tokenizers, train
 
 QUICK_PAIRS = 20000
@@ -182,17 +188,69 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
         rows.append(variant_row(variant, run, scores))
         write_results(pd.DataFrame(rows), pd.concat(all_scores, ignore_index=True), out_dir)
         echo(f"{variant.name}: done in {(time.monotonic() - started) / 60:.1f} min")
-    table = pd.DataFrame(rows)
+    table = with_gradient_decay(pd.DataFrame(rows), out_dir, dev_file, echo)
     scores = pd.concat(all_scores, ignore_index=True) if all_scores else pd.DataFrame()
     write_results(table, scores, out_dir)
     write_summary(table, out_dir, dev_set)
-    draw_plots(table, scores, out_dir)
+    lengths = bleu_by_length(table, dev_set, out_dir)
+    write_text_atomically(out_dir / "length.csv", lengths.to_csv(index=False))
+    draw_plots(table, scores, lengths, out_dir)
     return table
+
+
+GRADIENT_SENTENCES = 200
+
+
+def with_gradient_decay(table: pd.DataFrame, out_dir: Path, dev_file: Path, echo) -> pd.DataFrame:
+    """The table with each variant's fitted gradient decay per step (decoder, encoder) as columns, measured on
+    dev sentences (`inspect gradients`) where its folder has no gradients.json yet."""
+    from translator.inspection.run import measure_gradients, save_gradients
+
+    decay = []
+    for name in table["variant"]:
+        folder = out_dir / "variants" / name
+        if not (folder / "gradients.json").exists():
+            echo(f"{name}: measuring gradients through time")
+            report, _ = measure_gradients(Translator.load(folder), dev_file, GRADIENT_SENTENCES)
+            save_gradients(report, folder, name)
+        decay.append(json.loads((folder / "gradients.json").read_text(encoding="utf-8"))["decay_per_step"])
+    for part in ("decoder", "encoder"):
+        table[f"decay_per_step_{part}"] = [d.get(part) for d in decay]
+    return table
+
+
+def length_buckets(sources: list[str], buckets: int = 5) -> list[tuple[int, int]]:
+    """(shortest, longest) source length in words of up to `buckets` groups of about equal size."""
+    lengths = np.array([len(s.split()) for s in sources])
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, buckets + 1), method="lower"))
+    if len(edges) == 1:
+        return [(int(edges[0]), int(edges[0]))]
+    return [(int(edges[0]), int(edges[1]))] + [(int(a) + 1, int(b)) for a, b in zip(edges[1:-1], edges[2:])]
+
+
+def bleu_by_length(table: pd.DataFrame, dev_set: ReferenceSet, out_dir: Path) -> pd.DataFrame:
+    """Dev BLEU of each variant's saved hypotheses (beam where the table has beam scores) by source-length bucket:
+    a fixed context vector has to hold a longer sentence, attention does not."""
+    key = "beam" if "dev_bleu_beam" in table else "greedy"
+    lengths = np.array([len(s.split()) for s in dev_set.sources])
+    rows = []
+    for name in table["variant"]:
+        path = out_dir / "variants" / name / f"dev_{key}.txt"
+        if not path.exists():
+            continue
+        hypotheses = path.read_text(encoding="utf-8").split("\n")[:-1]
+        for low, high in length_buckets(dev_set.sources):
+            chosen = np.flatnonzero((lengths >= low) & (lengths <= high))
+            subset = ReferenceSet([dev_set.sources[i] for i in chosen], [dev_set.references[i] for i in chosen])
+            bleu = score([hypotheses[i] for i in chosen], subset)["bleu"]
+            rows.append({"variant": name, "words": f"{low}-{high}" if low < high else str(low),
+                         "sentences": len(chosen), "bleu": bleu})
+    return pd.DataFrame(rows, columns=["variant", "words", "sentences", "bleu"])
 
 
 MAIN_COLUMNS = ["variant", "parameters", "epochs", "train_minutes", "train_tokens_per_s", "best_dev_loss",
                 "dev_bleu_greedy", "dev_chrf_greedy", "dev_bleu_beam", "dev_chrf_beam", "best_beam", "best_lp",
-                "ms_per_sentence_beam"]
+                "ms_per_sentence_beam", "decay_per_step_decoder", "decay_per_step_encoder"]
 
 
 def write_results(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None:
@@ -249,8 +307,8 @@ def _finish(axes, xlabel: str, ylabel: str, path: Path) -> None:
     plt.close(axes.figure)
 
 
-def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None:
-    from translator.plots import plt
+def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, lengths: pd.DataFrame, out_dir: Path) -> None:
+    from translator.plots import plot_gradient_curves, plt
 
     _, axes = plt.subplots(figsize=(7, 4.5))
     for name in table["variant"]:
@@ -273,3 +331,14 @@ def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None
             curve = curve[(curve["beam"] == 1) | (curve["length_penalty"] == alpha)].sort_values("beam")
             axes.plot(curve["beam"], curve["bleu"], marker="o", label=name)
         _finish(axes, "beam size", "BLEU (dev)", out_dir / "beam.png")
+
+    curves = {name: pd.read_csv(out_dir / "variants" / name / "gradients.csv") for name in table["variant"]
+              if (out_dir / "variants" / name / "gradients.csv").exists()}
+    if curves:
+        plot_gradient_curves(curves, out_dir / "gradients.png", relative=True)
+
+    if len(lengths):
+        _, axes = plt.subplots(figsize=(7, 4.5))
+        for name, curve in lengths.groupby("variant", sort=False):
+            axes.plot(curve["words"], curve["bleu"], marker="o", label=name)
+        _finish(axes, "source length (words)", "BLEU (dev)", out_dir / "length.png")

@@ -134,11 +134,16 @@ class Decoder(keras.layers.Layer):
     # --- the pieces of a step ---------------------------------------------------------------
     def recur(self, inputs, state, prepared, training=False):
         """One recurrent step from x'_t -> (s_t, c_t or None, new state, alpha_t or None)."""
+        inputs, context, weights = self.cell_input(inputs, state, prepared)
+        output, new_state = self.rnn.cell(inputs, state, training=training)
+        return output, context, list(new_state), weights
+
+    def cell_input(self, inputs, state, prepared):
+        """x'_t -> (what the cell is fed: x'_t, with c_t appended where the decoder attends; c_t; alpha_t)."""
         context, weights = self.attend(state, prepared)
         if context is not None:
             inputs = ops.concatenate([inputs, context], axis=-1)
-        output, new_state = self.rnn.cell(inputs, state, training=training)
-        return output, context, list(new_state), weights
+        return inputs, context, weights
 
     def logits(self, outputs, contexts, prepared):
         """y' from the states (and the step contexts c_t where the decoder attends), for a step or a sequence."""

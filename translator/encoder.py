@@ -49,8 +49,13 @@ class Encoder(keras.layers.Layer):
             if index:
                 x = self.between(x, training=training)
             x, *states = layer(x, mask=mask, training=training)
+        return self.encoded(x, mask, states)
+
+    def encoded(self, memory, mask, states):
+        """The output dict from the top layer's outputs and final states (as its Keras layer returns them:
+        each direction's state tensors in turn)."""
         hidden, cell_state = self._final_state(states)
-        encoded = {"memory": x, "mask": mask, "context": self._context(x, mask, hidden)}
+        encoded = {"memory": memory, "mask": mask, "context": self._context(memory, mask, hidden)}
         return encoded if cell_state is None else {**encoded, "cell_state": cell_state}
 
     def _final_state(self, states):

@@ -25,3 +25,75 @@ def plot_attention(source_tokens, output_tokens, weights, path: Path, title: str
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return Path(path)
+
+
+def plot_gradient_curves(curves_by_label: dict, path: Path, band: bool = False, relative: bool = False) -> Path:
+    """Gradient norm against distance k (log scale), a panel per part (decoder, encoder), a line per label.
+
+    curves: part, k, mean, p25, p75 (gradients.summarize). `band` shades the
+    25-75 % range over sentences; `relative` divides each curve by its value
+    at k = 0, so that models of different scales compare by their decay.
+    """
+    parts = [p for p in ("decoder", "encoder") if any((c["part"] == p).any() for c in curves_by_label.values())]
+    figure, axes = plt.subplots(1, len(parts), figsize=(5.5 * len(parts), 4), squeeze=False)
+    for panel, part in zip(axes[0], parts):
+        for label, curves in curves_by_label.items():
+            curve = curves[curves["part"] == part].sort_values("k")
+            scale = curve["mean"].iloc[0] if relative and len(curve) else 1.0
+            line, = panel.plot(curve["k"], curve["mean"] / scale, marker=".", label=label)
+            if band:
+                panel.fill_between(curve["k"], curve["p25"] / scale, curve["p75"] / scale, alpha=0.2,
+                                   color=line.get_color(), label="25-75 % of sentences")
+        panel.set_yscale("log")
+        panel.set_title(f"{part} states", fontsize=10)
+        panel.set_xlabel("k: steps back from the last " + ("target step" if part == "decoder" else "encoder step"))
+        panel.set_ylabel("gradient norm" + (" relative to k = 0" if relative else " (mean)"))
+        panel.legend(fontsize=7)
+    figure.suptitle("gradient of the last target step's loss through time", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_gate_histograms(histograms, path: Path) -> Path:
+    """A histogram per (layer, gate): rows are layers, columns gates; the saturated ends shaded."""
+    layers, gates = list(dict.fromkeys(histograms["layer"])), list(dict.fromkeys(histograms["gate"]))
+    figure, axes = plt.subplots(len(layers), len(gates), figsize=(3.2 * len(gates), 2.2 * len(layers)),
+                                squeeze=False, sharex=True)
+    for row, layer in enumerate(layers):
+        for column, gate in enumerate(gates):
+            panel = axes[row][column]
+            bins = histograms[(histograms["layer"] == layer) & (histograms["gate"] == gate)]
+            panel.bar(bins["bin_start"], bins["share"], width=bins["bin_end"] - bins["bin_start"], align="edge")
+            panel.axvspan(0, 0.05, color="grey", alpha=0.15)
+            panel.axvspan(0.95, 1, color="grey", alpha=0.15)
+            panel.set_title(f"{layer}: {gate}", fontsize=9)
+            if row == len(layers) - 1:
+                panel.set_xlabel("activation")
+    figure.suptitle("gate activations over real tokens (shaded: saturated, < 0.05 or > 0.95)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_alignment_statistics(steps, words, path: Path) -> Path:
+    """Two histograms: the coverage each source word received (under- and over-translation marked) and the
+    normalized entropy of each output step's attention."""
+    from translator.inspection.alignment import OVER_COVERAGE, UNDER_COVERAGE
+
+    figure, (coverage, entropy) = plt.subplots(1, 2, figsize=(11, 4))
+    coverage.hist(words["coverage"], bins=40)
+    coverage.axvline(UNDER_COVERAGE, color="red", linestyle="--", label=f"under-translated (< {UNDER_COVERAGE:g})")
+    coverage.axvline(OVER_COVERAGE, color="purple", linestyle="--", label=f"over-translated (> {OVER_COVERAGE:g})")
+    coverage.set_xlabel("coverage: attention a source word received over all output steps")
+    coverage.set_ylabel("source words")
+    coverage.legend(fontsize=8)
+    entropy.hist(steps["normalized_entropy"], bins=40, range=(0, 1))
+    entropy.set_xlabel("entropy of a step's attention / ln(source tokens)  (0: one token, 1: spread evenly)")
+    entropy.set_ylabel("output steps")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)
