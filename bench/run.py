@@ -100,7 +100,8 @@ def model_config(sizes: dict, decoder: str):
     return ModelConfig(decoder=decoder, readout=readout(sizes, decoder), **model)
 
 
-def training_setup(config_name: str, decoder: str, precision_name: str = "float32", devices: str = "1"):
+def training_setup(config_name: str, decoder: str, precision_name: str = "float32", devices: str = "1",
+                   measure_gradient_norm: bool = True):
     """(compiled train step, iterator over training batches, target tokenizer, sizes) at the configuration's sizes,
     on the spa-eng split."""
     from translator.config import RunConfig, TrainingConfig
@@ -117,7 +118,8 @@ def training_setup(config_name: str, decoder: str, precision_name: str = "float3
     encoded = encode_pairs(pairs, source_tokenizer, target_tokenizer, max_length=50)
     config = RunConfig(model=model_config(sizes, decoder),
                        training=TrainingConfig(batch_size=sizes["batch_size"], precision=precision_name))
-    step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size, strategy)
+    step = TrainStep(config.model, config.training, source_tokenizer.vocab_size, target_tokenizer.vocab_size, strategy,
+                     measure_gradient_norm)
     return step, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), target_tokenizer, sizes
 
 
@@ -155,6 +157,41 @@ def measure_training(config_name: str, decoder: str, quick: bool, precision_name
         "achieved_gflops": round(flops * tokens_per_s / 1e9, 2),
         "train_peak_rss_mb": round(peak_rss_mb(), 1),
     }
+
+
+def measure_norm_logging_cost(config_name: str, decoder: str, quick: bool) -> dict:
+    """What training pays for the gradient norm before clipping, measured in-graph and written to TensorBoard
+    every step: the same batches through a step without it and one with it, in alternating blocks."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from translator.training.reporting import TensorBoard
+
+    plain, batches, _, _ = training_setup(config_name, decoder, measure_gradient_norm=False)
+    measured, _, _, _ = training_setup(config_name, decoder)
+    batches = [next(batches) for _ in range(10)]
+    blocks = 3 if quick else 6
+    seconds = {"without": 0.0, "with": 0.0}
+    with tempfile.TemporaryDirectory() as logs:
+        reporter = TensorBoard(Path(logs))
+
+        def run(name, count):
+            step = measured if name == "with" else plain
+            started = time.perf_counter()
+            for number, batch in enumerate(batches[:count]):
+                loss, norm = step.train(batch)
+                if name == "with":
+                    reporter.step_done(SimpleNamespace(step=number + 1), loss, norm)
+            return time.perf_counter() - started
+
+        run("without", 3), run("with", 3)  # traces both
+        for block in range(blocks):
+            for name in (("without", "with") if block % 2 == 0 else ("with", "without")):
+                seconds[name] += run(name, len(batches))
+    return {"decoder": decoder, "steps": blocks * len(batches),
+            "steps_per_s_without": round(blocks * len(batches) / seconds["without"], 2),
+            "steps_per_s_with": round(blocks * len(batches) / seconds["with"], 2),
+            "gradient_norm_logging_cost": round(1 - seconds["without"] / seconds["with"], 4)}
 
 
 def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -> dict:
@@ -240,7 +277,7 @@ def child(*args) -> dict:
 @click.option("--quality-minutes", type=float, default=0, show_default=True,
               help="Also train the attention decoder this long per precision and report dev loss and test BLEU.")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
-@click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality"]), hidden=True)
+@click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality", "norm-cost"]), hidden=True)
 @click.option("--decoder", hidden=True)
 def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, out, phase, decoder):
     from translator.quiet import import_tensorflow_quietly
@@ -257,6 +294,9 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         return
     if phase == "decode":
         print(json.dumps(measure_decoding(model_dir, quick, precisions)))
+        return
+    if phase == "norm-cost":
+        print(json.dumps(measure_norm_logging_cost(config_name, decoder, quick)))
         return
     if phase == "quality":
         print(json.dumps(measure_quality(config_name, precisions, quality_minutes)))
@@ -284,6 +324,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
             rows.append(row)
             click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
                        f"{row['train_tokens_per_s']:,.0f} target tokens/s", err=True)
+    norm_cost = child("--phase", "norm-cost", "--config", config_name, "--decoder", rows[0]["decoder"], *flags)
+    click.echo(f"gradient-norm logging: {100 * norm_cost['gradient_norm_logging_cost']:.1f} % of training time", err=True)
     decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
                 for precision_name in precisions] if model_dir.exists() else []
     quality = []
@@ -294,11 +336,14 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
               "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
               "decoding_by_precision": decoding, "decoders": rows,
-              "quality": quality, "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
+              "quality": quality, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
     table = pd.DataFrame(rows).set_index(["decoder", "precision"])
     click.echo(f"training, {config_name} sizes {CONFIGS[config_name]}:")
     click.echo(table.to_string())
+    click.echo(f"\ngradient norm before clipping, measured and logged every step ({norm_cost['decoder']}, "
+               f"{norm_cost['steps']} steps each way):")
+    click.echo(pd.DataFrame([norm_cost]).drop(columns=["decoder", "steps"]).to_string(index=False))
     if decoding:
         click.echo(f"\ndecoding with {model_dir} ({decoding[0]['decode_sentences']} unique test sentences):")
         click.echo(pd.DataFrame(decoding).to_string(index=False))

@@ -28,8 +28,14 @@ def test_compare_writes_results_that_evaluate_reproduces_and_continues(tmp_path)
     for column in ("parameters", "epochs", "train_minutes", "train_tokens_per_s", "best_dev_loss", "dev_bleu_greedy",
                    "dev_chrf_greedy", "dev_bleu_beam", "dev_chrf_beam", "ms_per_sentence_beam"):
         assert table[column].notna().all(), column
-    for name in ("results.md", "summary.md", "curves.png", "bleu.png", "beam.png"):
+    for name in ("results.md", "summary.md", "curves.png", "bleu.png", "beam.png", "gradients.png", "length.png"):
         assert (out / name).stat().st_size > 0, name
+    for column in ("decay_per_step_decoder", "decay_per_step_encoder"):  # inspect gradients, per variant
+        assert table[column].between(-10, 10).all(), column
+    lengths = pd.read_csv(out / "length.csv")
+    assert set(lengths["variant"]) == set(table["variant"])
+    per_variant = lengths.groupby("variant")["sentences"].sum()
+    assert (per_variant == per_variant.iloc[0]).all()  # the same dev sentences, every one in one bucket
     summary = (out / "summary.md").read_text()
     assert "std" in summary and "baseline (best)" in summary
 

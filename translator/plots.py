@@ -30,24 +30,25 @@ def plot_attention(source_tokens, output_tokens, weights, path: Path, title: str
 def plot_gradient_curves(curves_by_label: dict, path: Path, band: bool = False, relative: bool = False) -> Path:
     """Gradient norm against distance k (log scale), a panel per part (decoder, encoder), a line per label.
 
-    curves: part, k, mean, p25, p75 (gradients.summarize). `band` shades the
-    25-75 % range over sentences; `relative` divides each curve by its value
-    at k = 0, so that models of different scales compare by their decay.
+    curves: part, k, geometric_mean, p25, p75, relative (gradients.summarize):
+    the geometric mean over sentences with `band` shading the 25-75 % range;
+    with `relative`, each sentence's norm over its own at k = 0 (geometric
+    mean), so that models of different scales compare by their decay.
     """
     parts = [p for p in ("decoder", "encoder") if any((c["part"] == p).any() for c in curves_by_label.values())]
     figure, axes = plt.subplots(1, len(parts), figsize=(5.5 * len(parts), 4), squeeze=False)
     for panel, part in zip(axes[0], parts):
         for label, curves in curves_by_label.items():
             curve = curves[curves["part"] == part].sort_values("k")
-            scale = curve["mean"].iloc[0] if relative and len(curve) else 1.0
-            line, = panel.plot(curve["k"], curve["mean"] / scale, marker=".", label=label)
+            line, = panel.plot(curve["k"], curve["relative" if relative else "geometric_mean"], marker=".",
+                               label=label)
             if band:
-                panel.fill_between(curve["k"], curve["p25"] / scale, curve["p75"] / scale, alpha=0.2,
-                                   color=line.get_color(), label="25-75 % of sentences")
+                panel.fill_between(curve["k"], curve["p25"], curve["p75"], alpha=0.2, color=line.get_color(),
+                                   label="25-75 % of sentences")
         panel.set_yscale("log")
         panel.set_title(f"{part} states", fontsize=10)
         panel.set_xlabel("k: steps back from the last " + ("target step" if part == "decoder" else "encoder step"))
-        panel.set_ylabel("gradient norm" + (" relative to k = 0" if relative else " (mean)"))
+        panel.set_ylabel("gradient norm, " + ("relative to k = 0" if relative else "geometric mean"))
         panel.legend(fontsize=7)
     figure.suptitle("gradient of the last target step's loss through time", fontsize=10)
     figure.tight_layout()

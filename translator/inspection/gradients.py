@@ -11,8 +11,15 @@ s_t and every state h_j of the encoder's top layer, by distance k:
            both directions' gradients at equal k are taken together (root of the summed squares).
 
 A state is all of a cell's state tensors ([h], or [h, c] for an LSTM).
-The decay per step is the slope of ln(norm) against k, fitted over the
-distances that at least a quarter of the sentences reach.
+
+A sentence's norms scale with how wrong its last prediction is (a confident
+model's gradient there is near 0), so sentences differ by orders of
+magnitude; the theory's quantity is the ratio to the last state's norm, the
+product of the step Jacobians. So besides the mean and spread of the norm,
+`relative` is the geometric mean over sentences of norm_k / norm_0, and the
+decay per step is the slope of ln(norm) against k within sentences (each
+sentence's own mean removed), fitted over the distances that at least a
+quarter of the sentences reach.
 """
 
 from __future__ import annotations
@@ -34,17 +41,17 @@ FIT_MIN_SHARE = 0.25  # fit only over distances reached by this share of the sen
 @dataclass
 class GradientReport:
     points: pd.DataFrame  # part, sentence, k, norm: one row per state of each sentence
-    curves: pd.DataFrame  # part, k, sentences, mean, std, p25, p75
+    curves: pd.DataFrame  # part, k, sentences, mean, std, geometric_mean, p25, p75, relative
     decay: dict  # part -> slope of ln(norm) per step of k (negative: vanishing)
 
     def table(self) -> pd.DataFrame:
         """Distance k by rows, mean and spread of each part by columns."""
-        wide = self.curves.pivot(index="k", columns="part", values=["mean", "std", "sentences"])
+        wide = self.curves.pivot(index="k", columns="part", values=["mean", "std", "relative", "sentences"])
         columns = {}
         for part in PARTS:
             if ("mean", part) in wide:
-                columns[f"{part} mean"] = wide[("mean", part)]
-                columns[f"{part} std"] = wide[("std", part)]
+                for statistic in ("mean", "std", "relative"):
+                    columns[f"{part} {statistic}"] = wide[(statistic, part)]
         columns["sentences"] = wide["sentences"].max(axis=1).astype(int)
         return pd.DataFrame(columns)
 
@@ -107,27 +114,39 @@ def _by_distance(part: str, norms, lengths, backwards: bool) -> pd.DataFrame:
 
 
 def summarize(points: pd.DataFrame) -> GradientReport:
-    """Mean and spread of the norm by (part, k), and each part's fitted decay per step."""
+    """Mean and spread of the norm by (part, k), the geometric mean of each sentence's norm relative to its own
+    at k = 0, and each part's fitted decay per step."""
+    last = points[points["k"] == 0].set_index(["part", "sentence"])["norm"].rename("last")
+    points = points.join(last, on=["part", "sentence"])
+    log_ratio = np.log(points["norm"].where(points["norm"] > 0) / points["last"].where(points["last"] > 0))
+    log_norm = np.log(points["norm"].where(points["norm"] > 0))
+    points = points.drop(columns="last")
     grouped = points.groupby(["part", "k"])["norm"]
     curves = pd.DataFrame({
         "sentences": grouped.size(), "mean": grouped.mean(), "std": grouped.std(ddof=0),
+        "geometric_mean": np.exp(log_norm.groupby([points["part"], points["k"]]).mean()),
         "p25": grouped.quantile(0.25), "p75": grouped.quantile(0.75),
+        "relative": np.exp(log_ratio.groupby([points["part"], points["k"]]).mean()),
     }).reset_index()
     decay = {part: fit_decay(points[points["part"] == part]) for part in points["part"].unique()}
     return GradientReport(points, curves, decay)
 
 
 def fit_decay(points: pd.DataFrame) -> float:
-    """Slope of ln(norm) against k (least squares over every sentence's states) over the distances that at least
-    a quarter of the sentences reach; NaN where fewer than two distances qualify."""
+    """Slope of ln(norm) against k within sentences (least squares after removing each sentence's mean k and
+    mean ln(norm)), over the distances that at least a quarter of the sentences reach; NaN where fewer than two
+    distances qualify."""
     sentences = points["sentence"].nunique()
     reached = points.groupby("k")["sentence"].nunique()
     distances = reached[reached >= max(2, math.ceil(FIT_MIN_SHARE * sentences))].index
     usable = points[points["k"].isin(distances) & (points["norm"] > 0)]
     if usable["k"].nunique() < 2:
         return math.nan
-    slope, _ = np.polyfit(usable["k"], np.log(usable["norm"]), 1)
-    return float(slope)
+    log_norm = np.log(usable["norm"])
+    k = usable["k"] - usable.groupby("sentence")["k"].transform("mean")
+    log_norm = log_norm - log_norm.groupby(usable["sentence"]).transform("mean")
+    spread = float((k * k).sum())
+    return float((k * log_norm).sum() / spread) if spread > 0 else math.nan
 
 
 def gradient_report(model, batches) -> GradientReport:
