@@ -16,12 +16,11 @@ TINY = ["--reverse", "--dev", TOY, "--units", "32", "--embedding-dim", "16", "--
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """Tiny models by name: rnn and lstm attention models, and a gru init model."""
+def models(tmp_path_factory, toy_model):
+    """Tiny models by name: an rnn attention model, a gru init model, and the session's gru attention model."""
     folder = tmp_path_factory.mktemp("inspect")
-    made = {}
-    for name, options in {"rnn": ["--cell", "rnn"], "lstm": ["--cell", "lstm"],
-                          "init": ["--decoder", "init", "--epochs", "2"]}.items():
+    made = {"gru": toy_model}
+    for name, options in {"rnn": ["--cell", "rnn"], "init": ["--decoder", "init", "--epochs", "2"]}.items():
         result = run_cli("train", TOY, "--model-dir", folder / name, *TINY, *options)
         assert result.returncode == 0, result.stderr
         made[name] = folder / name
@@ -29,7 +28,7 @@ def models(tmp_path_factory):
 
 
 def test_gradients_table_plot_and_decay(models, tmp_path):
-    for cell in ("rnn", "lstm"):
+    for cell in ("rnn", "gru"):
         out = tmp_path / cell
         result = run_cli("inspect", "gradients", "--model-dir", models[cell], "--corpus", TOY, "--out", out)
         assert result.returncode == 0, result.stderr
@@ -53,11 +52,12 @@ def test_gradients_as_json_on_the_dev_file_the_model_was_trained_with(models):
 
 
 def test_gates_per_layer_and_refused_for_a_simple_rnn(models, tmp_path):
-    result = run_cli("inspect", "gates", "--model-dir", models["lstm"], "--corpus", TOY, "--out", tmp_path, "--json")
+    result = run_cli("inspect", "gates", "--model-dir", models["gru"], "--corpus", TOY, "--out", tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["table"]
-    assert {(r["layer"], r["gate"]) for r in rows} >= {("decoder", "forget"), ("encoder 1 forward", "input"),
-                                                         ("encoder 1 backward", "output")}
+    assert {(r["layer"], r["gate"]) for r in rows} == {(layer, gate) for gate in ("update", "reset")
+                                                       for layer in ("encoder 1 forward", "encoder 1 backward",
+                                                                     "decoder")}
     for row in rows:
         assert 0 < row["mean"] < 1 and row["saturated"] == pytest.approx(row["below_0.05"] + row["above_0.95"])
     histograms = pd.read_csv(tmp_path / "gates_histograms.csv")
@@ -70,7 +70,7 @@ def test_gates_per_layer_and_refused_for_a_simple_rnn(models, tmp_path):
 
 
 def test_attention_statistics_and_refused_without_attention(models, tmp_path):
-    result = run_cli("inspect", "attention", "--model-dir", models["lstm"], "--corpus", TOY, "--out", tmp_path,
+    result = run_cli("inspect", "attention", "--model-dir", models["gru"], "--corpus", TOY, "--out", tmp_path,
                      "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

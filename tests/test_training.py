@@ -143,7 +143,8 @@ def test_nan_loss_rolls_back_then_stops_with_causes(tmp_path, monkeypatch):
     original = TrainStep.train
 
     def poisoned(self, batch, teacher_forcing=None):
-        return original(self, batch, teacher_forcing) * float("nan")
+        result = original(self, batch, teacher_forcing)
+        return result._replace(loss=result.loss * float("nan"))
 
     monkeypatch.setattr(TrainStep, "train", poisoned)
     with pytest.raises(TranslatorError, match="learning rate") as error:

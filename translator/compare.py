@@ -308,7 +308,7 @@ def _finish(axes, xlabel: str, ylabel: str, path: Path) -> None:
 
 
 def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, lengths: pd.DataFrame, out_dir: Path) -> None:
-    from translator.plots import plot_gradient_curves, plt
+    from translator.plots import plot_gradient_curves, plt, use_distinct_colors
 
     _, axes = plt.subplots(figsize=(7, 4.5))
     for name in table["variant"]:
@@ -339,6 +339,7 @@ def draw_plots(table: pd.DataFrame, scores: pd.DataFrame, lengths: pd.DataFrame,
 
     if len(lengths):
         _, axes = plt.subplots(figsize=(7, 4.5))
+        use_distinct_colors(axes, lengths["variant"].nunique())
         for name, curve in lengths.groupby("variant", sort=False):
             axes.plot(curve["words"], curve["bleu"], marker="o", label=name)
         _finish(axes, "source length (words)", "BLEU (dev)", out_dir / "length.png")

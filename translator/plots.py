@@ -10,6 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 
+def use_distinct_colors(axes, lines: int) -> None:
+    """Beyond matplotlib's 10 default colors, lines would share one: take them from tab20 instead."""
+    if lines > 10:
+        axes.set_prop_cycle(color=[plt.get_cmap("tab20")(i % 20) for i in range(lines)])
+
+
 def plot_attention(source_tokens, output_tokens, weights, path: Path, title: str = "") -> Path:
     """Heatmap of weights [output, source]: which source token each output token looked at."""
     figure, axes = plt.subplots(figsize=(1 + 0.5 * len(source_tokens), 1 + 0.45 * len(output_tokens)))
@@ -38,6 +44,7 @@ def plot_gradient_curves(curves_by_label: dict, path: Path, band: bool = False, 
     parts = [p for p in ("decoder", "encoder") if any((c["part"] == p).any() for c in curves_by_label.values())]
     figure, axes = plt.subplots(1, len(parts), figsize=(5.5 * len(parts), 4), squeeze=False)
     for panel, part in zip(axes[0], parts):
+        use_distinct_colors(panel, len(curves_by_label))
         for label, curves in curves_by_label.items():
             curve = curves[curves["part"] == part].sort_values("k")
             line, = panel.plot(curve["k"], curve["relative" if relative else "geometric_mean"], marker=".",
