@@ -239,3 +239,23 @@ def test_attention_statistics_on_hand_made_weights():
     assert summary["mean_entropy_nats"] == pytest.approx(math.log(2) / 4)
     assert summary["mean_normalized_entropy"] == pytest.approx(math.log(2) / math.log(5) / 4)
     assert summary["sentences"] == 1 and summary["output_tokens"] == 4 and summary["source_words"] == 3
+
+
+def test_the_corpus_to_inspect_defaults_to_the_recorded_dev_file(tmp_path):
+    from translator.errors import OptionError
+    from translator.inspection.sample import corpus_to_inspect
+
+    model, data = tmp_path / "models" / "m", tmp_path / "corpora"
+    model.mkdir(parents=True)
+    data.mkdir()
+    (data / "dev.tsv").write_text("Hola.\tHello.\n")
+    (data / "train.tsv").write_text("Adiós.\tBye.\n")
+    summary = model / "summary.json"
+    summary.write_text('{"corpus": "../../corpora/train.tsv", "dev_file": "../../corpora/dev.tsv"}')  # shipped models
+    assert corpus_to_inspect(model, None) == (data / "dev.tsv").resolve()
+    assert corpus_to_inspect(model, data / "train.tsv") == data / "train.tsv"  # given: as given
+    summary.write_text(f'{{"corpus": "{data / "train.tsv"}", "dev_file": null}}')  # train's record, dev held out
+    assert corpus_to_inspect(model, None) == data / "train.tsv"
+    summary.write_text("{}")
+    with pytest.raises(OptionError, match="give `corpus` FILE"):
+        corpus_to_inspect(model, None)

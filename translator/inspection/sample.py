@@ -15,13 +15,15 @@ BATCH_SIZE = 50
 
 def corpus_to_inspect(model_dir: Path, corpus: Path | None) -> Path:
     """`corpus` if given, else the dev file the model was trained with (or its training corpus, where the dev
-    set was held out of it), as its summary.json records them."""
+    set was held out of it), as its summary.json records them (`train` records absolute paths; a relative one,
+    as the shipped models have, is relative to the model folder)."""
     if corpus is not None:
         return corpus
     recorded = RunDir(model_dir).load_summary()
     for key in ("dev_file", "corpus"):
-        if recorded.get(key) and Path(recorded[key]).is_file():
-            return Path(recorded[key])
+        path = Path(model_dir) / recorded[key] if recorded.get(key) else None
+        if path is not None and path.is_file():
+            return path.resolve()
     raise OptionError(f"{model_dir}: no record of the corpus it was trained on (or the file is gone); "
                       "give `corpus` FILE, e.g. the dev split")
 
