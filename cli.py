@@ -253,7 +253,8 @@ def search_options(n_best=False, greedy=True):
 
     exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy)
     where = "the model's search.json (the setting chosen on dev)"
-    return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where})
+    return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where,
+                                                                    "no_repeat_ngram_size": where})
 
 
 def load_translator(model_dir):
@@ -304,8 +305,8 @@ def batches_of(items, size):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
-def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best, batch_size,
-              as_json, with_attention, plot_attention):
+def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
+              no_repeat_ngram_size, batch_size, as_json, with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.sentences import check_input_file
 
@@ -318,7 +319,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     translator = load_translator(model_dir)
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -349,7 +350,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @search_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
-def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, output):
+def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, as_json, output):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -360,7 +361,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, as_json, o
     from translator.evaluate import format_report
 
     translator = load_translator(model_dir)
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size)
     report = run_evaluation(translator, test_file, search, output)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -449,7 +450,7 @@ def shrink(model_dir):
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
 @search_options(greedy=False)
-def export(model_dir, out, beam_size, length_penalty):
+def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 
     It loads with plain TensorFlow and tensorflow-text, without this package.
@@ -458,7 +459,8 @@ def export(model_dir, out, beam_size, length_penalty):
     from translator.export import export_saved_model
 
     translator = load_translator(model_dir)
-    path = export_saved_model(translator, out, translator.search_setting(beam_size, length_penalty))
+    path = export_saved_model(translator, out,
+                              translator.search_setting(beam_size, length_penalty, 1, no_repeat_ngram_size))
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 

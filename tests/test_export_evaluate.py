@@ -77,10 +77,10 @@ print(json.dumps({"translation": [t.decode("utf-8") for t in out["translation"].
 
 
 @pytest.mark.slow
-def test_saved_model_translates_without_this_package(toy_model, tmp_path):
+@pytest.mark.parametrize("search", [SearchConfig(beam_size=3), SearchConfig(beam_size=3, no_repeat_ngram_size=2)])
+def test_saved_model_translates_without_this_package(toy_model, tmp_path, search):
     translator = Translator.load(toy_model)
     sentences = list(read_corpus(TOY, CorpusFormat(reverse=True)).pairs.source[:10]) + ["¿Dónde está el gato?"]
-    search = SearchConfig(beam_size=3)
     export_saved_model(translator, tmp_path / "saved", search)
     result = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "saved")], input=json.dumps(sentences),
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)

@@ -144,3 +144,48 @@ def test_beam_as_wide_as_the_vocabulary_matches_exhaustive_search(tiny_model):
         found = tokens.numpy()[i, 0].tolist()
         assert found[: found.index(END) + 1] == sequence
         assert scores.numpy()[i, 0] == pytest.approx(score, abs=1e-4)
+
+
+# a loop: after A comes B, after B comes A (0.9 each); END is always a little likely
+LOOP = table_with({START: {A: 0.9, END: 0.1}, A: {B: 0.8, C: 0.1, END: 0.1}, B: {A: 0.8, C: 0.1, END: 0.1},
+                   C: {A: 0.45, B: 0.45, END: 0.1}})
+
+
+def ngrams(sequence, n):
+    return [tuple(sequence[i : i + n]) for i in range(len(sequence) - n + 1)]
+
+
+def test_repeated_ngram_tokens_on_hand_made_histories():
+    from translator.search import repeated_ngram_tokens
+
+    history = tf.constant([[START, A, B, A], [START, A, B, C]])
+    banned = repeated_ngram_tokens(history, 2, VOCAB).numpy()
+    assert np.flatnonzero(banned[0]).tolist() == [B]  # "A B" is there and the history ends in A
+    assert not banned[1].any()  # ends in C, which nothing followed yet
+    assert np.flatnonzero(repeated_ngram_tokens(history, 1, VOCAB).numpy()[1]).tolist() == [START, A, B, C]
+    assert not repeated_ngram_tokens(history[:, :2], 3, VOCAB).numpy().any()  # shorter than any 3-gram
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_no_repeat_ngram_stops_the_loop_in_greedy_and_beam_search(size):
+    limits = tf.constant([12, 12])
+    looping, _ = greedy_search(markov(LOOP), dummy_state(2), limits, START, END)
+    assert ngrams(looping.numpy()[0].tolist()[:4], 2).count((A, B)) == 2  # without it: A B A B ...
+    greedy, _ = greedy_search(markov(LOOP), dummy_state(2), limits, START, END, no_repeat_ngram=size)
+    beam, _ = beam_search(markov(LOOP), dummy_state(6), limits, START, END, beam_size=3, n_best=3,
+                          no_repeat_ngram=size)
+    outputs = [greedy.numpy()[0].tolist()] + [row.tolist() for row in beam.numpy()[0]]
+    for output in outputs:
+        output = output[: output.index(END)] if END in output else output
+        grams = ngrams(output, size)
+        assert len(grams) == len(set(grams)), output
+    assert greedy.numpy()[0].tolist()[:size] == [A, B, A][:size]  # the first n-1 steps are unchanged
+
+
+def test_no_repeat_ngram_keeps_batch_invariance():
+    both, _ = beam_search(markov(LOOP), dummy_state(6), tf.constant([12, 5]), START, END, beam_size=3,
+                          no_repeat_ngram=2)
+    alone, _ = beam_search(markov(LOOP), dummy_state(3), tf.constant([12]), START, END, beam_size=3,
+                           no_repeat_ngram=2)
+    length = alone.shape[-1]
+    assert both.numpy()[0, :, :length].tolist() == alone.numpy()[0].tolist()

@@ -164,6 +164,8 @@ class SearchConfig(Checked):
     length_penalty: float = option(0.0, "GNMT alpha; 0 = none.", minimum=0)
     n_best: int = option(1, "Hypotheses per sentence.", minimum=1)
     greedy: bool = option(False, "Greedy decoding (the same as beam size 1).")
+    no_repeat_ngram_size: int = option(4, "Never output an n-gram of this many subword tokens twice in one "
+                                          "translation (stops loops like 'ff ff ff'); 0: off.", minimum=0)
 
     def __post_init__(self):
         super().__post_init__()

@@ -69,11 +69,12 @@ class Translator:
         prepared = model.prepare_decoding(source)
         if search.greedy or search.beam_size == 1:
             tokens, scores = greedy_search(model.step_function(prepared), model.initial_state(prepared),
-                                           max_lengths, START_ID, END_ID)
+                                           max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
             return source, tokens[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)
         tokens, scores = beam_search(model.step_function(prepared), model.initial_state(prepared), max_lengths,
-                                     START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best)
+                                     START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best,
+                                     search.no_repeat_ngram_size)
         return source, tokens, scores, truncated
 
     def _detokenize(self, tokens):
@@ -112,12 +113,14 @@ class Translator:
         return saved or SearchConfig()
 
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
-                       n_best: int = 1) -> SearchConfig:
+                       n_best: int = 1, no_repeat_ngram_size: int | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
         default = self.default_search
         beam_size = default.beam_size if beam_size is None else beam_size
         length_penalty = default.length_penalty if length_penalty is None else length_penalty
-        return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1)
+        no_repeat = default.no_repeat_ngram_size if no_repeat_ngram_size is None else no_repeat_ngram_size
+        return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1,
+                            no_repeat_ngram_size=no_repeat)
 
     @property
     def has_attention(self) -> bool:

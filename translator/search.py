@@ -8,7 +8,9 @@ closure, tiled once per beam with `tile_beams`, never gathered per step.
 
 Every sentence has its own length limit `max_lengths[b]`: at that step only
 the end token may follow, so a sentence's output never depends on which other
-sentences share its batch.
+sentences share its batch. With `no_repeat_ngram` n > 0, a token that would
+complete an n-gram already in the hypothesis is never chosen (Hugging Face's
+`no_repeat_ngram_size`), which stops degenerate loops ("ff ff ff ...").
 """
 
 from __future__ import annotations
@@ -34,31 +36,55 @@ def _force_end_after_limit(log_probs, step, max_lengths, end_id):
     return tf.where((step + 1 >= max_lengths)[:, None], log_probs + only_end[None, :], log_probs)
 
 
-def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int):
+def repeated_ngram_tokens(history, ngram: int, vocab_size):
+    """[n, vocab] bool: the tokens that, appended to each history [n, T], would repeat one of its n-grams."""
+    length = tf.shape(history)[1]
+    windows = length - ngram + 1  # the n-grams wholly inside the history (none while it is shorter)
+    starts = tf.range(tf.maximum(windows, 0))
+    prefixes = tf.gather(history, starts[:, None] + tf.range(ngram - 1)[None, :], axis=1)  # [n, W, ngram - 1]
+    last = history[:, length - (ngram - 1):]  # the n - 1 tokens the next one would follow
+    matches = tf.where(tf.reduce_all(tf.equal(prefixes, last[:, None, :]), axis=-1))  # [m, (row, window)]
+    followers = tf.gather_nd(tf.gather(history, starts + ngram - 1, axis=1), matches)
+    indices = tf.stack([matches[:, 0], tf.cast(followers, tf.int64)], axis=1)
+    banned = tf.zeros(tf.stack([tf.shape(history)[0], vocab_size]), tf.bool)
+    return tf.tensor_scatter_nd_update(banned, indices, tf.ones(tf.shape(indices)[:1], tf.bool))
+
+
+def _next_log_probs(logits, history, step, max_lengths, end_id, no_repeat_ngram):
+    """log-softmax of a step's logits, with repeated n-grams banned (END never) and END forced at the limit."""
+    log_probs = tf.nn.log_softmax(logits)
+    if no_repeat_ngram:
+        vocab = tf.shape(log_probs)[-1]
+        banned = repeated_ngram_tokens(history, no_repeat_ngram, vocab) & ~tf.equal(tf.range(vocab), end_id)[None, :]
+        log_probs = tf.where(banned, NEG_INF, log_probs)
+    return _force_end_after_limit(log_probs, step, max_lengths, end_id)
+
+
+def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, no_repeat_ngram: int = 0):
     """The most likely token at each step. Returns (tokens [batch, L] padded with END, scores [batch])."""
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths)
-    tokens = tf.TensorArray(tf.int32, size=limit)
 
-    def body(step, previous, state, finished, scores, tokens):
-        logits, state = step_fn(previous, state)
-        log_probs = _force_end_after_limit(tf.nn.log_softmax(logits), step, max_lengths, end_id)
+    def body(step, state, finished, scores, history):
+        logits, state = step_fn(history[:, -1], state)
+        log_probs = _next_log_probs(logits, history, step, max_lengths, end_id, no_repeat_ngram)
         chosen = tf.cast(tf.argmax(log_probs, axis=-1), tf.int32)
         chosen = tf.where(finished, end_id, chosen)
         scores += tf.where(finished, 0.0, tf.gather(log_probs, chosen, batch_dims=1))
-        return step + 1, chosen, state, finished | tf.equal(chosen, end_id), scores, tokens.write(step, chosen)
+        history = tf.concat([history, chosen[:, None]], axis=1)
+        return step + 1, state, finished | tf.equal(chosen, end_id), scores, history
 
-    _, _, _, _, scores, tokens = tf.while_loop(
-        lambda step, _p, _s, finished, *_: (step < limit) & ~tf.reduce_all(finished),
-        body,
-        (tf.constant(0), tf.fill([batch], start_id), initial_state, tf.zeros([batch], tf.bool),
-         tf.zeros([batch]), tokens),
+    start = (tf.constant(0), initial_state, tf.zeros([batch], tf.bool), tf.zeros([batch]), tf.fill([batch, 1], start_id))
+    shapes = tf.nest.map_structure(lambda t: tf.TensorShape(t.shape), start)[:4] + (tf.TensorShape([None, None]),)
+    _, _, _, scores, history = tf.while_loop(
+        lambda step, _s, finished, *_: (step < limit) & ~tf.reduce_all(finished), body, start,
+        shape_invariants=shapes,
     )
-    return tf.transpose(tokens.stack()), scores
+    return history[:, 1:], scores
 
 
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
-                alpha: float = 0.0, n_best: int = 1):
+                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0):
     """Beam search with finished hypotheses kept apart and never extended.
 
     initial_state: nest of [batch * beam, ...] (see `tile_beams`); max_lengths [batch].
@@ -76,8 +102,9 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
     finished_scores = tf.fill([batch, k], NEG_INF)
 
     def body(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
-        logits, state = step_fn(tf.reshape(alive_seq[:, :, -1], [-1]), state)
-        log_probs = _force_end_after_limit(tf.nn.log_softmax(logits), step, beam_limits, end_id)
+        history = tf.reshape(alive_seq, [batch * k, -1])
+        logits, state = step_fn(history[:, -1], state)
+        log_probs = _next_log_probs(logits, history, step, beam_limits, end_id, no_repeat_ngram)
         vocab = tf.shape(log_probs)[-1]
         candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, -1])
         top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
