@@ -4,6 +4,7 @@
   source_tokenizer.json, target_tokenizer.json
   model.weights.h5            the best weights by dev loss
   search.json                 optional: the beam setting chosen on dev
+  length_limit.json           optional: how long an output may run, learned from the training pairs
   history.csv                 one row per epoch
   summary.json                what the training run did
   checkpoint/                 everything a resume needs (variables.npz: weights and optimizer state;
@@ -31,12 +32,14 @@ SOURCE_TOKENIZER = "source_tokenizer.json"
 TARGET_TOKENIZER = "target_tokenizer.json"
 WEIGHTS = "model.weights.h5"
 SEARCH = "search.json"
+LENGTH_LIMIT = "length_limit.json"
 HISTORY = "history.csv"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint"
 LOGS = "logs"
 REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
-JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting"}
+JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting",
+              LENGTH_LIMIT: "length limit"}
 
 
 class RunDir:
@@ -148,6 +151,23 @@ class RunDir:
 
     def save_search(self, beam_size: int, length_penalty: float) -> None:
         write_text_atomically(self / SEARCH, json.dumps({"beam_size": int(beam_size), "length_penalty": float(length_penalty)}))
+
+    # --- the output length limit learned in training ------------------------------------------
+    def load_length_limit(self):
+        """The LengthLimit in length_limit.json, or the fixed default where there is none."""
+        from translator.length_limit import LengthLimit
+
+        path = self / LENGTH_LIMIT
+        if not path.exists():
+            return LengthLimit()
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            return LengthLimit(float(saved["ratio"]), int(saved["extra"]), saved.get("covered"))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelDirError(f"{path}: damaged length limit ({error}); delete it to use 2 x source + 14") from None
+
+    def save_length_limit(self, limit) -> None:
+        write_text_atomically(self / LENGTH_LIMIT, json.dumps(limit.to_json(), indent=2))
 
     # --- training records ----------------------------------------------------------------
     def save_history(self, rows: list[dict]) -> None:

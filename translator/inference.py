@@ -16,12 +16,10 @@ import tensorflow as tf
 from translator.config import RunConfig, SearchConfig
 from translator.errors import ModelDirError
 from translator.folder import RunDir
+from translator.length_limit import LengthLimit
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
-
-
-OUTPUT_LENGTH_RATIO, OUTPUT_LENGTH_SLACK = 2, 10  # an output may run to 2 tokens per source token, plus 10
 
 
 @dataclass
@@ -38,6 +36,7 @@ class Translator:
         self.model, self.config, self.model_dir = model, config, model_dir
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
+        self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
         self._compiled = {}
 
     @classmethod
@@ -58,8 +57,7 @@ class Translator:
         ids = ids[:, : self.max_length]
         batch = ids.nrows()
         ids = tf.concat([tf.fill([batch, 1], START_ID), ids, tf.fill([batch, 1], END_ID)], axis=1)
-        lengths = tf.cast(ids.row_lengths(), tf.int32)
-        limits = tf.minimum(OUTPUT_LENGTH_RATIO * lengths + OUTPUT_LENGTH_SLACK, self.max_length + 2)
+        limits = tf.minimum(self.length_limit.limits(ids.row_lengths() - 2), self.max_length + 2)
         return ids.to_tensor(PAD_ID), limits, truncated
 
     def _search_ids(self, texts, search: SearchConfig):

@@ -10,6 +10,7 @@ from pathlib import Path
 from translator.config import RunConfig, changed_options
 from translator.errors import OptionError
 from translator.folder import CHECKPOINT, LOGS, RunDir
+from translator.length_limit import LengthLimit
 from translator.training.data import prepare_data
 from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
@@ -63,6 +64,8 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
         run_dir.path.mkdir(parents=True, exist_ok=True)
         run_dir.remove_checkpoint()
         run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
+        run_dir.save_length_limit(LengthLimit.learn(data.train.source.row_lengths().numpy(),
+                                                    data.train.target.row_lengths().numpy()))
     run_dir.save_config(config)
     progress = trainer.run()
     echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
