@@ -142,3 +142,13 @@ def test_a_source_over_the_maximum_length_is_flagged_as_cut(toy_model):
     short, long = translator.translate(["Hola", "¿Dónde está el perro grande y el gato pequeño?"], SearchConfig(greedy=True))
     assert not short.truncated and long.truncated
     assert long.text  # still translated, from its first 4 tokens
+
+
+def test_a_line_of_several_sentences_is_translated_sentence_by_sentence(translator, toy_pairs):
+    first, second = toy_pairs.source.iloc[0], toy_pairs.source.iloc[1]
+    search = SearchConfig(beam_size=3, n_best=2)
+    alone = translator.translate([first, second], search)
+    line, = translator.translate([f"{first}  {second}"], search)
+    assert line.text == f"{alone[0].text}  {alone[1].text}"
+    assert line.score == pytest.approx(alone[0].score + alone[1].score, abs=1e-5)
+    assert line.alternatives == [(line.text, line.score)]

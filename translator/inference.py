@@ -17,6 +17,7 @@ from translator.config import RunConfig, SearchConfig
 from translator.errors import ModelDirError
 from translator.folder import RunDir
 from translator.length_limit import LengthLimit
+from translator.segments import Segmented, segment
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
@@ -153,9 +154,22 @@ class Translator:
         return results
 
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
-        """Translate a batch; an empty (or all-space) sentence gives an empty translation."""
-        return _over_nonempty(sentences, lambda texts: self._translations(*self.compiled(search)(tf.constant(texts))),
-                              _empty_translation)
+        """Translate a batch; an empty (or all-space) sentence gives an empty translation. A line of several
+        sentences, or one over the maximum length with clauses, is translated piece by piece (`segments`) and
+        joined; its alternatives are then the joined best only, its score the pieces' sum."""
+        segmented = [segment(s, self.token_count, self.max_length) if s.strip() else None for s in sentences]
+        pieces = [piece for line in segmented if line is not None for piece in line.pieces]
+        results = iter(_over_nonempty(pieces, lambda texts: self._translations(*self.compiled(search)(
+            tf.constant(texts))), _empty_translation))
+        translations = []
+        for line in segmented:
+            parts = [next(results) for _ in line.pieces] if line is not None else [_empty_translation()]
+            translations.append(parts[0] if len(parts) == 1 else _joined(line, parts))
+        return translations
+
+    def token_count(self, text: str) -> int:
+        """Source tokens of one text (what the maximum length counts)."""
+        return int(self.source_tokenizer.tokenize(tf.constant([text])).row_lengths()[0])
 
 
 def translation_record(source: str, result: Translation, alignment=None, with_attention: bool = False) -> dict:
@@ -166,6 +180,12 @@ def translation_record(source: str, result: Translation, alignment=None, with_at
         record["attention"] = alignment and {"source_tokens": alignment[0], "output_tokens": alignment[1],
                                              "weights": alignment[2].round(4).tolist()}
     return record
+
+
+def _joined(line: Segmented, parts: list[Translation]) -> Translation:
+    text = line.join([part.text for part in parts])
+    score = float(sum(part.score for part in parts))
+    return Translation(text, score, [(text, score)], any(part.truncated for part in parts))
 
 
 def _empty_translation() -> Translation:
