@@ -211,7 +211,7 @@ def with_gradient_decay(table: pd.DataFrame, out_dir: Path, dev_file: Path, echo
         folder = out_dir / "variants" / name
         if not (folder / "gradients.json").exists():
             echo(f"{name}: measuring gradients through time")
-            report, _ = measure_gradients(Translator.load(folder), dev_file, GRADIENT_SENTENCES)
+            report = measure_gradients(Translator.load(folder), dev_file, GRADIENT_SENTENCES)
             save_gradients(report, folder, name)
         decay.append(json.loads((folder / "gradients.json").read_text(encoding="utf-8"))["decay_per_step"])
     for part in ("decoder", "encoder"):

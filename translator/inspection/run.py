@@ -15,10 +15,10 @@ from translator.inspection.sample import BATCH_SIZE, corpus_to_inspect, padded_b
 TABLE_MIN_SHARE = 0.1  # the printed table stops at distances fewer than this share of the sentences reach
 
 
-def measure_gradients(translator, corpus: Path, sentences: int, seed: int = 0) -> tuple[GradientReport, int]:
-    """The gradient report of `translator`'s model on a sample of `corpus`, and how many pairs it used."""
-    batches, used = padded_batches(sample_pairs(corpus, translator, sentences, seed), translator)
-    return gradient_report(translator.model, batches), used
+def measure_gradients(translator, corpus: Path, sentences: int, seed: int = 0) -> GradientReport:
+    """The gradient report of `translator`'s model on a sample of `corpus`."""
+    batches, _ = padded_batches(sample_pairs(corpus, translator, sentences, seed), translator)
+    return gradient_report(translator.model, batches)
 
 
 def save_gradients(report: GradientReport, out: Path, label: str) -> dict:
@@ -36,7 +36,7 @@ def save_gradients(report: GradientReport, out: Path, label: str) -> dict:
 
 def inspect_gradients(translator, model_dir: Path, corpus: Path | None, sentences: int, out: Path) -> dict:
     corpus = corpus_to_inspect(model_dir, corpus)
-    report, _ = measure_gradients(translator, corpus, sentences)
+    report = measure_gradients(translator, corpus, sentences)
     summary = save_gradients(report, out, Path(model_dir).name)
     table = report.table()
     table = table[table["sentences"] >= max(1, TABLE_MIN_SHARE * summary["sentences"])]
