@@ -404,7 +404,7 @@ def run_inspection(what, model_dir, corpus, sentences, out, as_json):
     if isinstance(table, pd.DataFrame):
         click.echo(table.to_string(index=table.index.name is not None, float_format=lambda value: f"{value:.3g}"))
     for key, value in report.items():
-        click.echo(f"{key.replace('_', ' ')}: {value:.4g}" if isinstance(value, float) else f"{key.replace('_', ' ')}: {value}")
+        click.echo(f"{key.replace('_', ' ')}: " + (f"{value:.4g}" if isinstance(value, float) else str(value)))
 
 
 @inspect_group.command("gradients")

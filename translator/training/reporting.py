@@ -73,8 +73,8 @@ class ProgressBar(Reporter):
 
 
 class TensorBoard(Reporter):
-    """train/gradient_norm (before clipping) every step, train/loss every `every` steps, dev/loss every epoch. The writer is made on first use: a run that fails
-    before its first step leaves the log folder as it was."""
+    """train/gradient_norm (before clipping) every step, train/loss every `every` steps, dev/loss every epoch.
+    The writer is made on first use: a run that fails before its first step leaves the log folder as it was."""
 
     def __init__(self, log_dir: Path, every: int = 50):
         self.log_dir, self.every, self._writer = Path(log_dir), every, None

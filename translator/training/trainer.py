@@ -71,13 +71,18 @@ def ctrl_c_between_steps():
         signal.signal(signal.SIGINT, previous)
 
 
+def clipped(gradient_norm: float, clip_norm: float) -> bool:
+    """Whether the optimizer scaled this step's gradient down (`clip_norm` 0: clipping is off)."""
+    return bool(clip_norm) and gradient_norm > clip_norm
+
+
 def gradient_norm_summary(norms: list[float], clip_norm: float) -> dict:
     """An epoch's gradient norms (before clipping) in history.csv: median, maximum, share of steps clipped."""
     if not norms:
         return {"gradient_norm_median": math.nan, "gradient_norm_max": math.nan, "clipped_share": math.nan}
-    clipped = sum(norm > clip_norm for norm in norms) if clip_norm else 0
+    clipped_steps = sum(clipped(norm, clip_norm) for norm in norms)
     return {"gradient_norm_median": statistics.median(norms), "gradient_norm_max": max(norms),
-            "clipped_share": clipped / len(norms)}
+            "clipped_share": clipped_steps / len(norms)}
 
 
 class Trainer:
@@ -145,7 +150,7 @@ class Trainer:
             p.step, p.batch_in_epoch, p.tokens = p.step + 1, p.batch_in_epoch + 1, p.tokens + tokens
             p.epoch_loss, p.epoch_tokens = p.epoch_loss + loss * tokens, p.epoch_tokens + tokens
             p.epoch_gradient_norms.append(gradient_norm)
-            p.clipped_steps += bool(t.clip_norm and gradient_norm > t.clip_norm)
+            p.clipped_steps += clipped(gradient_norm, t.clip_norm)
             self.report("step_done", loss, gradient_norm)
             if p.step % t.checkpoint_every == 0:
                 p.seconds = time.monotonic() - started
