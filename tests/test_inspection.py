@@ -22,26 +22,26 @@ TARGET_IN = np.array([[1, 4, 5, 0], [1, 6, 7, 8]], "int32")
 TARGET_OUT = np.array([[4, 5, 2, 0], [6, 7, 8, 2]], "int32")
 
 
-def tiny_model(cell, decoder, bidirectional, layers=2):
+def tiny_model(cell, decoder, bidirectional, layers=2, copy=False):
     config = dict(decoder=decoder, cell=cell, units=8, embedding_dim=6, layers=layers, bidirectional=bidirectional,
-                  context="mean" if bidirectional else "last")
-    return Seq2Seq(50, 40, config=config, seed=3).build_with_dummy_batch()
+                  context="mean" if bidirectional else "last", copy=copy)
+    return Seq2Seq(50, 50 if copy else 40, config=config, seed=3).build_with_dummy_batch()
 
 
-@pytest.mark.parametrize("cell,decoder,bidirectional", [("rnn", "init", False), ("lstm", "feedback", True),
-                                                        ("gru", "attention", True), ("lstm", "context", False)])
-def test_the_step_by_step_run_is_the_models_own(cell, decoder, bidirectional):
-    model = tiny_model(cell, decoder, bidirectional)
+@pytest.mark.parametrize("cell,decoder,bidirectional,copy", [
+    ("rnn", "init", False, False), ("lstm", "feedback", True, False), ("gru", "attention", True, False),
+    ("lstm", "context", False, False), ("gru", "attention", True, True)])
+def test_the_step_by_step_run_is_the_models_own(cell, decoder, bidirectional, copy):
+    model = tiny_model(cell, decoder, bidirectional, copy=copy)
     expected = model.encoder(SOURCE)
     encoded, _ = run_encoder(model.encoder, SOURCE)
     real = SOURCE != 0
     np.testing.assert_allclose(encoded["memory"].numpy()[real], expected["memory"].numpy()[real], atol=1e-6)
     np.testing.assert_allclose(encoded["context"].numpy(), expected["context"].numpy(), atol=1e-6)
-    prepared = model.decoder.prepare(expected)
-    outputs, contexts, _ = run_decoder(model.decoder, TARGET_IN, prepared)
-    logits = model.decoder.logits(tf.transpose(outputs, (1, 0, 2)),
-                                  None if contexts is None else tf.transpose(contexts, (1, 0, 2)), prepared)
-    np.testing.assert_allclose(logits.numpy(), model({"source": SOURCE, "target_in": TARGET_IN}).numpy(), atol=1e-5)
+    prepared = model.decoder.prepare({**expected, "source_ids": SOURCE})
+    predictions = run_decoder(model.decoder, TARGET_IN, prepared).predictions(model.decoder, TARGET_IN, prepared)
+    np.testing.assert_allclose(predictions.numpy(), model({"source": SOURCE, "target_in": TARGET_IN}).numpy(),
+                               atol=1e-5)
 
 
 def random_cell(kind, units=6, features=5):

@@ -123,3 +123,28 @@ def test_round_trip_on_every_training_sentence(corpora, side):
     restored = tokenizer.detokenize(tokenizer.tokenize(batch)).numpy()
     mismatches = [(e.decode(), r.decode()) for e, r in zip(expected, restored) if e != r]
     assert mismatches == []
+
+
+NUMBERS = ["Nací en 1987 y vivo en el 3er piso.", "Cuesta 250 dólares, o 19,99 euros.", "Llama al 555 0192."]
+
+
+def test_split_digits_spells_every_number_digit_by_digit_and_round_trips():
+    tokenizer = Tokenizer.learn(NUMBERS * 30 + SENTENCES, TextConfig(vocab_size=150))
+    assert not [t for t in tokenizer.vocab if any(c.isdigit() for c in t) and len(t.removeprefix("##")) > 1]
+    unseen = ["Nací en 2046 y vivo en el 7788.", "Cuesta 31,05 dólares."]
+    ids = tokenizer.tokenize(tf.constant(unseen))
+    pieces = [[tokenizer.vocab[i] for i in row] for row in ids.to_list()]
+    assert pieces[0][2:6] == ["2", "##0", "##4", "##6"]
+    assert UNK_ID not in ids.flat_values.numpy()
+    assert text(tokenizer.detokenize(ids)) == unseen  # numbers never seen come back unchanged
+
+
+def test_without_split_digits_the_vocabulary_keeps_numbers_whole():
+    tokenizer = Tokenizer.learn(NUMBERS * 30, TextConfig(vocab_size=150, split_digits=False))
+    assert [t for t in tokenizer.vocab if sum(c.isdigit() for c in t) > 1]
+
+
+def test_a_tokenizer_saved_before_split_digits_reads_as_keeping_numbers_whole(tokenizer):
+    saved = tokenizer.to_json()
+    del saved["config"]["split_digits"]
+    assert Tokenizer.from_json(saved).config.split_digits is False

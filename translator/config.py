@@ -89,6 +89,9 @@ class TextConfig(Checked):
                              minimum=MIN_VOCABULARY)
     lowercase: bool = option(False, "Lowercase all text.")
     strip_accents: bool = option(False, "Remove accents (NFKD); the default keeps them (NFC).")
+    split_digits: bool = option(True, "Spell numbers digit by digit (no subword holds two digits), so that a number "
+                                "never seen in training is still made of known tokens and can be copied.",
+                                negative="--no-split-digits")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,18 @@ class ModelConfig(Checked):
     readout: int = option(0, "Width of a tanh layer between the decoder state (and context) and the output layer; "
                           "0 = none. Makes the attention decoder's output layer, its costliest part, several times "
                           "cheaper.", minimum=0)
+    copy: bool = option(False, "Let the attention decoder copy source tokens (a pointer-generator): names and numbers "
+                        "it never learned come through. Implies --shared-vocabulary.")
+    shared_vocabulary: bool = option(False, "One subword vocabulary learned from both languages (the usual choice "
+                                     "for languages that share a script; what --copy needs).")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.copy and self.decoder != "attention":
+            raise OptionError(f"`copy` copies by the attention weights: it needs `decoder` attention, "
+                              f"not {self.decoder}")
+        if self.copy and not self.shared_vocabulary:
+            object.__setattr__(self, "shared_vocabulary", True)
 
 
 TEACHER_FORCING = ("always", "never", "scheduled")
@@ -173,6 +188,8 @@ class SearchConfig(Checked):
             raise OptionError("`n_best` must be at most `beam_size`")
 
 
+# what an option added later meant for a folder saved before it: tokenizers of older versions kept numbers whole
+LEGACY_DEFAULTS = {TextConfig: {"split_digits": False}}
 PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextConfig,
          "model": ModelConfig, "training": TrainingConfig}
 
@@ -191,7 +208,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, saved: dict, where: str) -> "RunConfig":
         try:
-            return cls(**{name: kind(**saved[name]) for name, kind in PARTS.items()})
+            return cls(**{name: kind(**(LEGACY_DEFAULTS.get(kind, {}) | saved[name])) for name, kind in PARTS.items()})
         except (KeyError, TypeError, OptionError) as error:
             raise ModelDirError(f"{where}: damaged config ({error})") from None
 

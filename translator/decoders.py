@@ -15,7 +15,8 @@ others run one whole-sequence recurrent layer under teacher forcing.
 
 For search, every decoder offers `prepare(encoded)` (per-sentence constants,
 computed once), `initial_state(prepared)` and `step(tokens, state, prepared)`
--> (logits [batch, vocab], new state, attention weights [batch, src_len] or None).
+-> (logits [batch, vocab], new state, attention weights [batch, src_len] or None); with `copy`
+the "logits" are log-probabilities, which every consumer may treat as logits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from keras import ops
 from translator.attention import AdditiveAttention
 from translator.bridge import Bridge, LearnedState
 from translator.cells import recurrent_layer
+from translator.copying import PointerGenerator
 from translator.errors import OptionError
 from translator.loop import scan_steps
 
@@ -127,9 +129,9 @@ class Decoder(keras.layers.Layer):
         return self.bridge(prepared["context"], prepared.get("cell_state"))
 
     def step(self, tokens, state, prepared, training=False):
-        output, context, new_state, weights = self.recur(self.recurrent_input(tokens, prepared), state, prepared,
-                                                         training)
-        return self.logits(output, context, prepared), new_state, weights
+        inputs = self.recurrent_input(tokens, prepared)
+        output, context, new_state, weights = self.recur(inputs, state, prepared, training)
+        return self.predict(output, context, weights, inputs, prepared), new_state, weights
 
     # --- the pieces of a step ---------------------------------------------------------------
     def recur(self, inputs, state, prepared, training=False):
@@ -144,6 +146,10 @@ class Decoder(keras.layers.Layer):
         if context is not None:
             inputs = ops.concatenate([inputs, context], axis=-1)
         return inputs, context, weights
+
+    def predict(self, outputs, contexts, weights, inputs, prepared):
+        """What the loss and the search read, for a step or a sequence: the logits y' (a copying decoder: log P)."""
+        return self.logits(outputs, contexts, prepared)
 
     def logits(self, outputs, contexts, prepared):
         """y' from the states (and the step contexts c_t where the decoder attends), for a step or a sequence."""
@@ -175,13 +181,13 @@ class Decoder(keras.layers.Layer):
             return self.logits(outputs, None, prepared)
 
         def one_step(state, step_inputs):
-            output, context, state, _ = self.recur(step_inputs[0], state, prepared, training)
-            return state, (output, context)
+            output, context, state, weights = self.recur(step_inputs[0], state, prepared, training)
+            return state, (output, context, weights)
 
-        dtypes = (self.compute_dtype, self.compute_dtype)
-        _, (outputs, contexts) = scan_steps(one_step, self.initial_state(prepared),
-                                            (ops.transpose(inputs, (1, 0, 2)),), dtypes)
-        return self.logits(ops.transpose(outputs, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2)), prepared)
+        dtypes = (self.compute_dtype,) * 3
+        _, per_step = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(inputs, (1, 0, 2)),), dtypes)
+        outputs, contexts, weights = (ops.transpose(t, (1, 0, 2)) for t in per_step)
+        return self.predict(outputs, contexts, weights, inputs, prepared)
 
     def unroll(self, target_in, prepared, teacher_forcing, training):
         """Step by step; each step's input token is the true one or the previous prediction."""
@@ -268,13 +274,25 @@ class FeedbackDecoder(TokenFedDecoder):
 @register("attention")
 class AttentionDecoder(TokenFedDecoder):
     """Bahdanau: c_t from additive attention over h_1..h_N with query s_{t-1};
-    input [emb(y'_{t-1}); c_t]; output layer over [s_t; c_t]."""
+    input [emb(y'_{t-1}); c_t]; output layer over [s_t; c_t]. With `copy`, a pointer-generator
+    (copying.py) mixes the output layer's distribution with the attention weights over the source tokens."""
 
     attends = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, copy=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.copy = copy
         self.attention = AdditiveAttention(self.units, name="attention")
+        self.pointer = PointerGenerator(name="pointer") if copy else None
+
+    def predict(self, outputs, contexts, weights, inputs, prepared):
+        logits = self.logits(outputs, contexts, prepared)
+        if not self.copy:
+            return logits
+        return self.pointer(logits, outputs, contexts, inputs, weights, prepared["source_ids"])
+
+    def get_config(self):
+        return {**super().get_config(), "copy": self.copy}
 
     def prepare(self, encoded):
         return {**encoded, "keys": self.attention.keys(encoded["memory"])}

@@ -45,6 +45,8 @@ class Translator:
         run_dir = RunDir(model_dir).require()
         config = run_dir.load_config()
         source, target = run_dir.load_tokenizers()
+        if config.model.shared_vocabulary and source.vocab != target.vocab:
+            raise ModelDirError(f"{run_dir}: damaged: a shared-vocabulary model whose two tokenizers differ")
         model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
         run_dir.load_weights(model)
         return cls(model, config, source, target, run_dir.path)

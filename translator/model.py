@@ -28,20 +28,23 @@ class Seq2Seq(keras.Model):
         c = self.config
         self.encoder = Encoder(source_vocab_size, c.embedding_dim, c.units, c.layers, c.cell, c.bidirectional,
                                c.context, c.dropout, name="encoder")
+        if c.copy and source_vocab_size != target_vocab_size:
+            raise ValueError("a copying model needs one vocabulary for both sides (source ids are target ids)")
+        copying = {"copy": True} if c.copy else {}  # only the attention decoder copies (ModelConfig checks)
         self.decoder = decoder_class(c.decoder)(target_vocab_size, c.embedding_dim, c.units, c.cell,
                                                 context_width=self.encoder.width, seed=seed, readout=c.readout,
-                                                name="decoder")
+                                                name="decoder", **copying)
 
     def call(self, inputs, training=False, teacher_forcing=None):
         """inputs: {"source": [batch, S], "target_in": [batch, T]}; see Decoder.call for teacher_forcing."""
-        encoded = self.encoder(inputs["source"], training=training)
+        encoded = {**self.encoder(inputs["source"], training=training), "source_ids": inputs["source"]}
         logits = self.decoder(inputs["target_in"], encoded, teacher_forcing=teacher_forcing, training=training)
         return ops.cast(logits, "float32")
 
     # --- what search uses: per-sentence constants, a start state, a step ------------------
     def prepare_decoding(self, source):
         """The decoder's per-sentence constants for a batch of source ids (encoder memory, context, keys)."""
-        return self.decoder.prepare(self.encoder(source, training=False))
+        return self.decoder.prepare({**self.encoder(source, training=False), "source_ids": source})
 
     def initial_state(self, prepared):
         return self.decoder.initial_state(prepared)

@@ -43,9 +43,9 @@ def gate_function(model):
     @tf.function(input_signature=[BATCH_SPEC])
     def gates(batch):
         encoded, encoder_gates = run_encoder(model.encoder, batch["source"], record_gates=True)
-        prepared = model.decoder.prepare(encoded)
-        _, _, decoder_gates = run_decoder(model.decoder, batch["target_in"], prepared, record_gates=True)
-        return {**encoder_gates, "decoder": decoder_gates}
+        prepared = model.decoder.prepare({**encoded, "source_ids": batch["source"]})
+        run = run_decoder(model.decoder, batch["target_in"], prepared, record_gates=True)
+        return {**encoder_gates, "decoder": run.gates}
 
     return gates
 

@@ -72,12 +72,14 @@ def gradient_norm_function(model):
         with tf.GradientTape() as tape:
             tape.watch([*encoder_probes, decoder_probe])
             encoded, _ = run_encoder(encoder, source, encoder_probes)
-            prepared = decoder.prepare(encoded)
-            outputs, contexts, _ = run_decoder(decoder, target_in, prepared, decoder_probe)
+            prepared = decoder.prepare({**encoded, "source_ids": source})
+            run = run_decoder(decoder, target_in, prepared, decoder_probe)
             last = tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32), axis=1) - 1
             at_last = tf.stack([last, tf.range(size)], axis=1)  # [step, sentence] of each sentence's last token
-            last_contexts = None if contexts is None else tf.gather_nd(contexts, at_last)
-            logits = tf.cast(decoder.logits(tf.gather_nd(outputs, at_last), last_contexts, prepared), tf.float32)
+            contexts, weights = ((None if t is None else tf.gather_nd(t, at_last)) for t in (run.contexts, run.weights))
+            inputs = decoder.recurrent_input(tf.gather(target_in, last, batch_dims=1), prepared)
+            logits = tf.cast(decoder.predict(tf.gather_nd(run.outputs, at_last), contexts, weights, inputs, prepared),
+                             tf.float32)
             labels = tf.gather(batch["target_out"], last, batch_dims=1)
             loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         gradients = tape.gradient(loss, [*encoder_probes, decoder_probe])

@@ -14,6 +14,8 @@ Time-major tensors throughout: [steps, batch, ...].
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -100,29 +102,46 @@ def run_encoder(encoder, source, probes=None, record_gates: bool = False):
     return encoder.encoded(ops.transpose(x, (1, 0, 2)), mask, states), gates
 
 
-def run_decoder(decoder, target_in, prepared, probe=None, record_gates: bool = False):
-    """The decoder teacher-forced along target_in [batch, T], step by step: (outputs s_t [T, batch, units],
-    contexts c_t [T, batch, width] or None, {gate: [T, batch, units]}). probe: [T, batch, state_width] or None."""
+class DecoderRun(NamedTuple):
+    outputs: tf.Tensor  # s_t [T, batch, units]
+    contexts: tf.Tensor | None  # c_t [T, batch, width], where the decoder attends
+    weights: tf.Tensor | None  # alpha_t [T, batch, src_len], where the decoder attends
+    gates: dict  # {gate: [T, batch, units]}
+
+    def predictions(self, decoder, target_in, prepared):
+        """What the model's own teacher-forced pass outputs (logits, or a copying decoder's log P) [batch, T, vocab]."""
+        def batch_major(t):
+            return None if t is None else tf.transpose(t, (1, 0, 2))
+
+        return decoder.predict(batch_major(self.outputs), batch_major(self.contexts), batch_major(self.weights),
+                               decoder.recurrent_input(target_in, prepared), prepared)
+
+
+def run_decoder(decoder, target_in, prepared, probe=None, record_gates: bool = False) -> DecoderRun:
+    """The decoder teacher-forced along target_in [batch, T], step by step. probe: [T, batch, state_width] or
+    None."""
     inputs = ops.transpose(decoder.recurrent_input(target_in, prepared), (1, 0, 2))
     cell = decoder.rnn.cell
     names = gate_names(cell) if record_gates else ()
     steps = tf.shape(inputs)[0]
     attends = decoder.attends
 
-    def body(t, state, outputs, contexts, gates):
-        x, context, _ = decoder.cell_input(inputs[t], state, prepared)
+    def body(t, state, outputs, contexts, weights, gates):
+        x, context, step_weights = decoder.cell_input(inputs[t], state, prepared)
         recorded = gate_activations(cell, x, state) if names else {}
         _, new_state = cell(x, state)
         new_state = probed(_as_list(new_state), None if probe is None else probe[t])
         gates = tuple(g.write(t, recorded[name]) for g, name in zip(gates, names))
-        contexts = contexts.write(t, context) if attends else contexts
-        return t + 1, new_state, outputs.write(t, new_state[0]), contexts, gates
+        if attends:
+            contexts, weights = contexts.write(t, context), weights.write(t, step_weights)
+        return t + 1, new_state, outputs.write(t, new_state[0]), contexts, weights, gates
 
-    arrays = (tf.TensorArray(inputs.dtype, size=steps), tf.TensorArray(inputs.dtype, size=steps),
+    arrays = (*(tf.TensorArray(inputs.dtype, size=steps) for _ in range(3)),
               tuple(tf.TensorArray(inputs.dtype, size=steps) for _ in names))
-    _, _, outputs, contexts, gates = tf.while_loop(lambda t, *_: t < steps, body,
-                                                   (0, decoder.initial_state(prepared), *arrays))
-    return outputs.stack(), contexts.stack() if attends else None, {n: g.stack() for n, g in zip(names, gates)}
+    _, _, outputs, contexts, weights, gates = tf.while_loop(lambda t, *_: t < steps, body,
+                                                            (0, decoder.initial_state(prepared), *arrays))
+    return DecoderRun(outputs.stack(), contexts.stack() if attends else None, weights.stack() if attends else None,
+                      {n: g.stack() for n, g in zip(names, gates)})
 
 
 def _sizes(cell) -> list[int]:

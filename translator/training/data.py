@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from translator.config import RunConfig
 from translator.corpus import read_corpus, split_corpus
 from translator.errors import TranslatorError
@@ -26,7 +28,11 @@ class Data:
 
 
 def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
-    """(source, target) tokenizers learned from the training pairs, each side by its own text options."""
+    """(source, target) tokenizers learned from the training pairs, each side by its own text options; with
+    `shared_vocabulary`, one vocabulary learned from both sides (the source side's options)."""
+    if config.model.shared_vocabulary:
+        shared = Tokenizer.learn(pd.concat([pairs["source"], pairs["target"]]), config.source_text)
+        return shared, Tokenizer(shared.vocab, config.target_text)
     return Tokenizer.learn(pairs["source"], config.source_text), Tokenizer.learn(pairs["target"], config.target_text)
 
 
