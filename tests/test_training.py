@@ -128,6 +128,13 @@ def test_the_model_folder_holds_everything(tmp_path):
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert RunDir(folder).load_config() == toy_config("context", epochs=2)
     assert list(folder.glob(".partial-*")) == [] and list(folder.glob(".old-*")) == []
+    # it ends by choosing the search on dev: search.json holds the best-scoring beam setting of the grid it tried
+    grid = pd.read_csv(folder / "search_scores.csv")
+    assert len(grid) == 1 + 2 * 3 and set(grid["beam"]) == {1, 5, 8}
+    beams = grid[grid["beam"] > 1]
+    stored = RunDir(folder).load_search()
+    assert beams["bleu"].max() == beams[(beams["beam"] == stored.beam_size)
+                                        & (beams["length_penalty"] == stored.length_penalty)]["bleu"].iloc[0]
 
 
 def test_existing_model_is_not_overwritten_without_force(tmp_path):

@@ -28,12 +28,13 @@ import pandas as pd
 import sacrebleu
 from sacrebleu.significance import PairedTest
 
-from translator.config import CorpusFormat, RunConfig, SearchConfig
+from translator.config import CorpusFormat, RunConfig
 from translator.corpus import read_corpus, split_corpus, write_pairs
-from translator.evaluate import ReferenceSet, score, translate_all
+from translator.evaluate import ReferenceSet, score
 from translator.files import write_text_atomically
 from translator.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
 from translator.inference import Translator
+from translator.search_choice import best_setting, score_grid, search_grid
 from translator.training import learn_tokenizers, train
 
 QUICK_PAIRS = 20000
@@ -83,34 +84,6 @@ def shared_tokenizers(train_file: Path, config: RunConfig, out_dir: Path, echo) 
     tokenizers = learn_tokenizers(pairs, config)
     folder.save_tokenizers(*tokenizers)
     return tokenizers
-
-
-def score_grid(translator, references: ReferenceSet, split: str, settings) -> tuple[list[dict], dict]:
-    """Long-table rows (split, beam, length penalty, BLEU, chrF, ms per sentence) for each search setting,
-    and the hypotheses by (beam, length penalty)."""
-    rows, hypotheses = [], {}
-    for beam, alpha in settings:
-        search = SearchConfig(beam_size=beam, length_penalty=alpha, greedy=beam == 1)
-        outputs, seconds = translate_all(translator, references.sources, search)
-        scores = score(outputs, references)
-        rows.append({"split": split, "beam": beam, "length_penalty": alpha, "bleu": scores["bleu"],
-                     "chrf": scores["chrf"], "ms_per_sentence": round(1000 * seconds / len(references.sources), 2)})
-        hypotheses[(beam, alpha)] = outputs
-    return rows, hypotheses
-
-
-def search_grid(beam_sizes, length_penalties) -> list[tuple[int, float]]:
-    """Greedy once (a length penalty changes nothing there), then every beam size > 1 with every penalty."""
-    return [(1, 0.0)] + [(b, a) for b in sorted(set(beam_sizes)) if b > 1 for a in length_penalties]
-
-
-def best_setting(scores: pd.DataFrame) -> tuple[int, float] | None:
-    """The (beam, length penalty) with the best dev BLEU among beams > 1 (the first such on a tie)."""
-    beams = scores[(scores["split"] == "dev") & (scores["beam"] > 1)]
-    if beams.empty:
-        return None
-    best = beams.loc[beams["bleu"].idxmax()]
-    return int(best["beam"]), float(best["length_penalty"])
 
 
 def variant_row(variant: Variant, run, scores: pd.DataFrame) -> dict:
@@ -178,7 +151,7 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
         echo(f"{variant.name}: training")
         config = replace(base, data=CorpusFormat(),
                          model=replace(base.model, decoder=variant.decoder, cell=variant.cell),
-                         training=replace(base.training, seed=variant.seed))
+                         training=replace(base.training, seed=variant.seed, tune_search=False))  # scored below
         resume = RunDir(model_dir).checkpoint_folder() is not None
         started = time.monotonic()
         run = train(train_file, model_dir, config, dev=dev_file, resume=resume, force=not resume, echo=echo,

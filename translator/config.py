@@ -160,6 +160,11 @@ class TrainingConfig(Checked):
     devices: str = option("1", "Devices to train on: a count, or all (the GPUs, or the CPU's logical devices where "
                           "there is no GPU). Several split each batch across them (tf.distribute.MirroredStrategy); "
                           "with TF_CONFIG set, the workers it names train together (MultiWorkerMirroredStrategy).")
+    tune_search: bool = option(True, "End by choosing the beam size and length penalty with the best dev BLEU "
+                               "(over the two lists below) and storing them in search.json, which translate, "
+                               "evaluate, export and serve use by default.", negative="--no-tune-search")
+    tune_beam_sizes: str = option("5,8", "Beam sizes that --tune-search tries (comma-separated, each above 1).")
+    tune_length_penalties: str = option("0,0.6,1.0", "Length penalties (GNMT alpha) that --tune-search tries.")
     precision: str = option("float32", "Compute dtype of the layers (variables, logits and loss stay float32): "
                             "bfloat16 gains on CPUs with BF16 instructions, mixed_float16 on GPUs; auto picks "
                             "bfloat16 where this CPU has them and it measures faster, else float32.",
@@ -171,6 +176,23 @@ class TrainingConfig(Checked):
         if devices != "all" and not (devices.isdigit() and int(devices) >= 1):
             raise OptionError(f"`devices` must be a count from 1 or all, got '{self.devices}'")
         object.__setattr__(self, "devices", devices)
+        self.search_grid()  # refuses a malformed list now, not after hours of training
+
+    def search_grid(self) -> tuple[list[int], list[float]]:
+        """(beam sizes, length penalties) that --tune-search tries."""
+        def items(value):  # a config file may give a YAML list
+            return [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+
+        try:
+            beams = [int(b) for b in items(self.tune_beam_sizes)]
+            penalties = [float(a) for a in items(self.tune_length_penalties)]
+        except ValueError:
+            raise OptionError(f"`tune_beam_sizes` and `tune_length_penalties` are comma-separated numbers, got "
+                              f"'{self.tune_beam_sizes}' and '{self.tune_length_penalties}'") from None
+        if min(beams) < 2 or min(penalties) < 0:
+            raise OptionError(f"`tune_beam_sizes` must each be above 1 and `tune_length_penalties` at least 0, got "
+                              f"'{self.tune_beam_sizes}' and '{self.tune_length_penalties}'")
+        return beams, penalties
 
 
 @dataclass(frozen=True)

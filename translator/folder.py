@@ -3,7 +3,8 @@
   config.json                 every option (RunConfig) and the package version
   source_tokenizer.json, target_tokenizer.json
   model.weights.h5            the best weights by dev loss
-  search.json                 optional: the beam setting chosen on dev
+  search.json                 optional: the beam setting chosen on dev (by `train`, or by `compare`)
+  search_scores.csv           optional: the dev BLEU of each setting `train` tried
   length_limit.json           optional: how long an output may run, learned from the training pairs
   history.csv                 one row per epoch
   summary.json                what the training run did
@@ -32,6 +33,7 @@ SOURCE_TOKENIZER = "source_tokenizer.json"
 TARGET_TOKENIZER = "target_tokenizer.json"
 WEIGHTS = "model.weights.h5"
 SEARCH = "search.json"
+SEARCH_SCORES = "search_scores.csv"
 LENGTH_LIMIT = "length_limit.json"
 HISTORY = "history.csv"
 SUMMARY = "summary.json"

@@ -25,6 +25,7 @@ class Data:
     longest_line: str  # where the longest training pair is, for the message after repeated NaNs
     corpus: str = ""  # the files read (summary.json keeps them: `inspect` measures on the dev file by default)
     dev_file: str | None = None
+    dev_pairs: pd.DataFrame | None = None  # the dev split's text, on which `train` chooses its search setting
 
 
 def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
@@ -71,4 +72,4 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
     longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
     return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)",
-                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()))
+                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs)

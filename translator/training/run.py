@@ -7,9 +7,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from translator.config import RunConfig, changed_options
+from translator.config import RunConfig, TrainingConfig, changed_options
+from translator.evaluate import ReferenceSet
+from translator.files import write_text_atomically
 from translator.errors import OptionError
-from translator.folder import CHECKPOINT, LOGS, RunDir
+from translator.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
+from translator.search_choice import choose_search
 from translator.length_limit import LengthLimit
 from translator.training.data import prepare_data
 from translator.training.distribution import strategy_for
@@ -70,7 +73,20 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     progress = trainer.run()
     echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
          f"{progress.seconds / 60:.1f} min, model in {run_dir}")
+    if chief and config.training.tune_search and run_dir.holds_model():
+        tune_search(trainer.translator(), data.dev_pairs, config.training, run_dir, echo)
     return trainer
+
+
+def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir, echo) -> None:
+    """Score the beam grid on dev and store the best setting in search.json (scores in search_scores.csv)."""
+    echo("choosing the beam size and length penalty on dev ...")
+    best, scores = choose_search(translator, ReferenceSet.from_pairs(dev_pairs), *training.search_grid())
+    write_text_atomically(run_dir / SEARCH_SCORES, scores.to_csv(index=False))
+    run_dir.save_search(*best)
+    chosen = scores[(scores["beam"] == best[0]) & (scores["length_penalty"] == best[1])].iloc[0]
+    echo(f"search: beam {best[0]}, length penalty {best[1]:g} (dev BLEU {chosen['bleu']:.2f}; greedy "
+         f"{scores.iloc[0]['bleu']:.2f}), stored in {run_dir / SEARCH}")
 
 
 def worker_folder(resumed: RunDir | None) -> RunDir:
