@@ -254,7 +254,8 @@ def search_options(n_best=False, greedy=True):
     exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy)
     where = "the model's search.json (the setting chosen on dev)"
     return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where,
-                                                                    "no_repeat_ngram_size": where})
+                                                                    "no_repeat_ngram_size": where,
+                                                                    "coverage_penalty": where})
 
 
 def load_translator(model_dir):
@@ -306,7 +307,7 @@ def batches_of(items, size):
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
-              no_repeat_ngram_size, batch_size, as_json, with_attention, plot_attention):
+              no_repeat_ngram_size, coverage_penalty, batch_size, as_json, with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.sentences import check_input_file
 
@@ -319,7 +320,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     translator = load_translator(model_dir)
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size,
+                                       coverage_penalty)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -350,7 +352,9 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @search_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
-def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, as_json, output):
+@click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
+def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty, as_json,
+             output, with_fidelity):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -361,8 +365,9 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
     from translator.evaluate import format_report
 
     translator = load_translator(model_dir)
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size)
-    report = run_evaluation(translator, test_file, search, output)
+    search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
+                                       coverage_penalty)
+    report = run_evaluation(translator, test_file, search, output, with_fidelity)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -189,3 +189,46 @@ def test_no_repeat_ngram_keeps_batch_invariance():
                            no_repeat_ngram=2)
     length = alone.shape[-1]
     assert both.numpy()[0, :, :length].tolist() == alone.numpy()[0].tolist()
+
+
+def attending_markov(table, attention):
+    """A Markov step whose state carries coverage: feeding token t adds attention[t] over three source positions
+    (the third one padding, never attended)."""
+    log_table = tf.math.log(tf.constant(table, tf.float32) + 1e-9)
+    weights = tf.constant(attention, tf.float32)
+
+    def step(tokens, state):
+        dummy, coverage = state
+        return tf.gather(log_table, tokens), (dummy, coverage + tf.gather(weights, tokens))
+
+    return step
+
+
+def test_the_coverage_penalty_prefers_the_hypothesis_that_read_every_source_word():
+    # START A END has the best log-probability but leaves source word 2 at 0.2 of its attention; START B END
+    # reads both words fully (padding starts at 1 and never counts)
+    table = table_with({START: {A: 0.6, B: 0.4}, A: {END: 0.9, B: 0.1}, B: {END: 1.0}})
+    attention = np.zeros((VOCAB, 3))
+    attention[START], attention[A], attention[B] = [1, 0, 0], [0, 0.2, 0], [0, 1, 0]
+    k = 3
+    start = (dummy_state(k), tf.constant([[0.0, 0.0, 1.0]] * k))
+
+    def best(beta):
+        tokens, scores = beam_search(attending_markov(table, attention), start, tf.constant([5]), START, END,
+                                     beam_size=k, beta=beta)
+        return tokens.numpy()[0, 0].tolist()[:2], float(scores.numpy()[0, 0])
+
+    assert best(0.0) == ([A, END], pytest.approx(np.log(0.6 * 0.9), abs=1e-5))
+    assert best(1.0) == ([B, END], pytest.approx(np.log(0.4), abs=1e-5))  # A END scores log 0.54 + log 0.2 < log 0.4
+
+
+def test_a_models_coverage_is_the_attention_it_paid_with_padding_counted_as_read():
+    model = Seq2Seq(20, 20, config={"decoder": "attention", "embedding_dim": 4, "units": 4}, seed=2)
+    model.build_with_dummy_batch()
+    source = np.array([[1, 5, 6, 2], [1, 7, 2, 0]], "int32")
+    prepared = model.prepare_decoding(source)
+    step, state = model.step_function(prepared, with_coverage=True), model.initial_state(prepared, with_coverage=True)
+    np.testing.assert_array_equal(state[1].numpy(), [[0, 0, 0, 0], [0, 0, 0, 1]])
+    for token in (START, A, B):
+        _, state = step(tf.constant([token, token]), state)
+    np.testing.assert_allclose(state[1].numpy().sum(-1), [3.0, 4.0], rtol=1e-5)  # 3 steps of weights summing to 1

@@ -203,6 +203,10 @@ class SearchConfig(Checked):
     greedy: bool = option(False, "Greedy decoding (the same as beam size 1).")
     no_repeat_ngram_size: int = option(4, "Never output an n-gram of this many subword tokens twice in one "
                                           "translation (stops loops like 'ff ff ff'); 0: off.", minimum=0)
+    coverage_penalty: float = option(0.0, "GNMT coverage penalty beta (beam search, attention models): a finished "
+                                     "hypothesis gains beta * sum over source tokens of log(min(attention they "
+                                     "received, 1)), so one that left source words unread ranks lower; 0 = none.",
+                                     minimum=0)
 
     def __post_init__(self):
         super().__post_init__()

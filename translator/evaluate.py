@@ -15,6 +15,7 @@ import pandas as pd
 import sacrebleu
 
 from translator.corpus import read_corpus
+from translator.fidelity import fidelity
 from translator.files import write_text_atomically
 from translator.config import SearchConfig
 from translator.inference import Translator
@@ -71,19 +72,22 @@ def translate_all(translator: Translator, sources: list[str], search: SearchConf
     return hypotheses, time.perf_counter() - started
 
 
-def evaluate(translator: Translator, test_file: Path, search: SearchConfig, output: Path | None = None) -> dict:
-    """Translate the test file's unique sources in the model's direction and score them."""
+def evaluate(translator: Translator, test_file: Path, search: SearchConfig, output: Path | None = None,
+             with_fidelity: bool = False) -> dict:
+    """Translate the test file's unique sources in the model's direction and score them; `with_fidelity` adds
+    entity fidelity and the repetition rate (fidelity.py), with the sentences that failed them."""
     test = ReferenceSet.from_pairs(read_corpus(test_file, translator.config.data).pairs)
     hypotheses, seconds = translate_all(translator, test.sources, search)
     if output is not None:
         write_text_atomically(output, "".join(f"{s}\t{h}\n" for s, h in zip(test.sources, hypotheses)))
-    return {
+    report = {
         "test_file": str(test_file),
         "search": "greedy" if search.greedy or search.beam_size == 1 else f"beam {search.beam_size}",
         "length_penalty": search.length_penalty,
         **score(hypotheses, test),
         "sentences_per_s": round(len(hypotheses) / seconds, 1),
     }
+    return report | fidelity(test.sources, test.references, hypotheses) if with_fidelity else report
 
 
 def format_report(report: dict) -> str:
@@ -92,4 +96,22 @@ def format_report(report: dict) -> str:
           "exact match": f"{100 * report['exact_match']:.1f} %", "length ratio": report["length_ratio"],
           "sentences": report["sentences"], "sentences/s": report["sentences_per_s"]}]
     )
-    return f"{report['test_file']}\n{table.to_string(index=False)}\n{report['signature']}"
+    lines = [report["test_file"], table.to_string(index=False), report["signature"]]
+    if "entity_fidelity" in report:
+        lines += fidelity_lines(report)
+    return "\n".join(lines)
+
+
+def fidelity_lines(report: dict, examples: int = 5) -> list[str]:
+    """The fidelity figures in a sentence, then a few of the sentences that lost an entity or repeat."""
+    def percent(share):
+        return "n/a" if share is None else f"{100 * share:.1f} %"
+
+    lines = [f"entity fidelity: {percent(report['entity_fidelity'])} of the {report['entity_sentences']} sentences "
+             f"with names or numbers keep them all (entities kept: {percent(report['entity_recall'])}); "
+             f"repetition: {percent(report['repetition_rate'])} of outputs"]
+    for miss in report["entities_missed"][:examples]:
+        lines.append(f"  missing {', '.join(miss['missing'])}: {miss['source']} -> {miss['output']}")
+    for loop in report["repeating"][:examples]:
+        lines.append(f"  repeats: {loop['source']} -> {loop['output']}")
+    return lines

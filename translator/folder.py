@@ -147,7 +147,8 @@ class RunDir:
             saved = json.loads(path.read_text(encoding="utf-8"))
             return SearchConfig(beam_size=int(saved["beam_size"]), length_penalty=float(saved["length_penalty"]),
                                 no_repeat_ngram_size=int(saved.get("no_repeat_ngram_size",
-                                                                   SearchConfig.no_repeat_ngram_size)))
+                                                                   SearchConfig.no_repeat_ngram_size)),
+                                coverage_penalty=float(saved.get("coverage_penalty", 0.0)))
         except (OSError, ValueError, KeyError, TypeError, TranslatorError) as error:
             raise ModelDirError(f"{path}: damaged search setting ({error}); delete it to use beam 5") from None
 

@@ -7,7 +7,7 @@ tf.function per search setting, so a batch costs one call from Python.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,9 +73,11 @@ class Translator:
                                            max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
             return source, tokens[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)
-        tokens, scores = beam_search(model.step_function(prepared), model.initial_state(prepared), max_lengths,
-                                     START_ID, END_ID, search.beam_size, search.length_penalty, search.n_best,
-                                     search.no_repeat_ngram_size)
+        coverage = search.coverage_penalty > 0 and self.has_attention
+        tokens, scores = beam_search(model.step_function(prepared, coverage), model.initial_state(prepared, coverage),
+                                     max_lengths, START_ID, END_ID, search.beam_size, search.length_penalty,
+                                     search.n_best, search.no_repeat_ngram_size,
+                                     search.coverage_penalty if coverage else 0.0)
         return source, tokens, scores, truncated
 
     def _detokenize(self, tokens):
@@ -114,14 +116,13 @@ class Translator:
         return saved or SearchConfig()
 
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
-                       n_best: int = 1, no_repeat_ngram_size: int | None = None) -> SearchConfig:
+                       n_best: int = 1, no_repeat_ngram_size: int | None = None,
+                       coverage_penalty: float | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
-        default = self.default_search
-        beam_size = default.beam_size if beam_size is None else beam_size
-        length_penalty = default.length_penalty if length_penalty is None else length_penalty
-        no_repeat = default.no_repeat_ngram_size if no_repeat_ngram_size is None else no_repeat_ngram_size
-        return SearchConfig(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, greedy=beam_size == 1,
-                            no_repeat_ngram_size=no_repeat)
+        given = {"beam_size": beam_size, "length_penalty": length_penalty,
+                 "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
+        setting = replace(self.default_search, n_best=1, **{k: v for k, v in given.items() if v is not None})
+        return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)
 
     @property
     def has_attention(self) -> bool:

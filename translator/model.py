@@ -46,17 +46,27 @@ class Seq2Seq(keras.Model):
         """The decoder's per-sentence constants for a batch of source ids (encoder memory, context, keys)."""
         return self.decoder.prepare({**self.encoder(source, training=False), "source_ids": source})
 
-    def initial_state(self, prepared):
-        return self.decoder.initial_state(prepared)
+    def initial_state(self, prepared, with_coverage: bool = False):
+        """The decoder's start state; with_coverage, (that state, coverage [n, S]), coverage starting at 0 on the
+        source tokens and 1 on padding (which attention never reads, and which must not count as unread)."""
+        state = self.decoder.initial_state(prepared)
+        return (state, 1.0 - ops.cast(prepared["mask"], "float32")) if with_coverage else state
 
-    def step_function(self, prepared):
-        """(tokens [n], state) -> (logits [n, vocab], new state): the one step a search needs."""
+    def step_function(self, prepared, with_coverage: bool = False):
+        """(tokens [n], state) -> (logits [n, vocab], new state): the one step a search needs. with_coverage
+        (attention decoders): the state carries the attention each source token received so far (the search
+        reads it as state[1], for the GNMT coverage penalty)."""
 
         def step(tokens, state):
             logits, new_state, _ = self.decoder.step(tokens, state, prepared)
             return ops.cast(logits, "float32"), new_state
 
-        return step
+        def step_with_coverage(tokens, state):
+            decoder_state, coverage = state
+            logits, new_state, weights = self.decoder.step(tokens, decoder_state, prepared)
+            return ops.cast(logits, "float32"), (new_state, coverage + ops.cast(weights, "float32"))
+
+        return step_with_coverage if with_coverage else step
 
     def build_with_dummy_batch(self) -> "Seq2Seq":
         """Create every variable by running one tiny batch (before loading weights)."""

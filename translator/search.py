@@ -83,14 +83,22 @@ def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: in
     return history[:, 1:], scores
 
 
+def coverage_penalty(coverage, beta: float):
+    """GNMT's cp = beta * sum_j log(min(sum_t alpha_tj, 1)) for coverage [n, S] (1 on padding): 0 when every source
+    token received at least its whole share of attention, very negative when one was left unread."""
+    return beta * tf.reduce_sum(tf.math.log(tf.minimum(coverage, 1.0)), axis=-1)
+
+
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
-                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0):
+                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, beta: float = 0.0):
     """Beam search with finished hypotheses kept apart and never extended.
 
     initial_state: nest of [batch * beam, ...] (see `tile_beams`); max_lengths [batch].
     Returns (tokens [batch, n_best, L], scores [batch, n_best]); a score is the
-    sum of log-probabilities divided by the length penalty (alpha, GNMT),
-    applied only when ranking finished hypotheses.
+    sum of log-probabilities divided by the length penalty (alpha, GNMT), plus,
+    with beta > 0, the coverage penalty (GNMT) of the attention the state
+    carries as state[1] (`Seq2Seq.step_function(with_coverage=True)`); both
+    apply only when ranking finished hypotheses.
     """
     k = beam_size
     batch = tf.shape(max_lengths)[0]
@@ -111,6 +119,9 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         top_beam, top_token = top_index // vocab, top_index % vocab
         top_seq = tf.concat([tf.gather(alive_seq, top_beam, batch_dims=1), top_token[:, :, None]], axis=-1)
         ended = tf.equal(top_token, end_id)
+        ranked = top_log_probs / length_penalty(step + 1, alpha)
+        if beta > 0:  # the parent's coverage, after the step that ends it
+            ranked += tf.gather(tf.reshape(coverage_penalty(state[1], beta), [batch, k]), top_beam, batch_dims=1)
 
         # alive: the best k that did not end
         alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, top_log_probs), k=k)
@@ -119,7 +130,7 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         state = tf.nest.map_structure(lambda t: tf.gather(t, parents), state)
 
         # finished: the best k among those kept so far and those that just ended
-        new_scores = tf.where(ended, top_log_probs / length_penalty(step + 1, alpha), NEG_INF)
+        new_scores = tf.where(ended, ranked, NEG_INF)
         finished_seq = tf.concat([finished_seq, tf.fill([batch, k, 1], end_id)], axis=-1)
         merged_seq = tf.concat([finished_seq, top_seq], axis=1)
         finished_scores, keep = tf.math.top_k(tf.concat([finished_scores, new_scores], axis=1), k=k)

@@ -1,0 +1,68 @@
+"""Measures of whether a translation can be trusted, beside BLEU: entity fidelity and degenerate repetition.
+
+Entity fidelity: the entities of a source sentence are its digit strings and
+its capitalised words that its reference(s) also hold verbatim, i.e. the
+names and numbers a translation should carry over unchanged ("Tom", "Boston",
+"1945"; not "El" at the start of a sentence, whose reference says "The").
+A sentence keeps its entities when every one appears in the output as a
+whole word. The rate is over the sentences that have any.
+
+Repetition: an output repeats when a token comes 4 or more times in a row,
+a 3-gram of tokens comes twice, or a word holds one character 4 or more
+times in a row (a loop inside a word, "inffffffffize").
+"""
+
+from __future__ import annotations
+
+import re
+
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+DIGITS = re.compile(r"\d+")
+CAPITALISED = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)
+CHARACTER_LOOP = re.compile(r"([^\W\d_])\1{3,}", re.UNICODE)
+TOKENIZE = Tokenizer13a()
+
+
+def entities(source: str, references: list[str]) -> list[str]:
+    """The digit strings and the capitalised words of `source` that a reference holds as a whole word."""
+    words = [w for w in CAPITALISED.findall(source) if w[0].isupper()]
+    candidates = list(dict.fromkeys(DIGITS.findall(source) + words))
+    return [e for e in candidates if any(holds(reference, e) for reference in references)]
+
+
+def holds(text: str, entity: str) -> bool:
+    return re.search(rf"(?<![^\W_]){re.escape(entity)}(?![^\W_])", text) is not None
+
+
+def repeats(output: str) -> bool:
+    tokens = TOKENIZE(output).split()
+    in_a_row = any(tokens[i] == tokens[i + 1] == tokens[i + 2] == tokens[i + 3] for i in range(len(tokens) - 3))
+    trigrams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
+    return in_a_row or len(set(trigrams)) < len(trigrams) or CHARACTER_LOOP.search(output) is not None
+
+
+def fidelity(sources: list[str], references: list[list[str]], hypotheses: list[str]) -> dict:
+    """entity_fidelity (share of sentences with entities that keep them all), entity_recall (share of all
+    entities kept), entity_sentences (how many sentences have entities), repetition_rate (share of outputs that
+    repeat), and the sentences that failed, for a report."""
+    with_entities, kept_sentences, kept, total, missed = 0, 0, 0, 0, []
+    for source, refs, output in zip(sources, references, hypotheses):
+        wanted = entities(source, refs)
+        if not wanted:
+            continue
+        present = [e for e in wanted if holds(output, e)]
+        with_entities, total, kept = with_entities + 1, total + len(wanted), kept + len(present)
+        if len(present) == len(wanted):
+            kept_sentences += 1
+        else:
+            missed.append({"source": source, "output": output, "missing": [e for e in wanted if e not in present]})
+    repeating = [{"source": s, "output": h} for s, h in zip(sources, hypotheses) if repeats(h)]
+    return {
+        "entity_fidelity": round(kept_sentences / with_entities, 4) if with_entities else None,
+        "entity_recall": round(kept / total, 4) if total else None,
+        "entity_sentences": with_entities,
+        "repetition_rate": round(len(repeating) / max(len(hypotheses), 1), 4),
+        "entities_missed": missed,
+        "repeating": repeating,
+    }
