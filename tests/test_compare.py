@@ -41,9 +41,12 @@ def test_compare_writes_results_that_evaluate_reproduces_and_continues(tmp_path)
 
     row = table.iloc[-1]
     evaluated = cli("evaluate", out / "data" / "dev.tsv", "--model-dir", out / "variants" / row["variant"],
-                    "--beam-size", int(row["best_beam"]), "--json")
+                    "--beam-size", int(row["best_beam"]), "--json", "--fidelity")
     assert evaluated.returncode == 0, evaluated.stderr
-    assert json.loads(evaluated.stdout)["bleu"] == row["dev_bleu_beam"]
+    report = json.loads(evaluated.stdout)
+    assert report["bleu"] == row["dev_bleu_beam"]
+    assert (report["length_ratio"], report["repetition_rate"]) == (row["dev_length_ratio"], row["dev_repetition_rate"])
+    assert report["entity_fidelity"] == (None if pd.isna(row["dev_entity_fidelity"]) else row["dev_entity_fidelity"])
 
     # interrupted after the first variant: drop the others' rows and run again
     table.iloc[:1].to_csv(out / "results.csv", index=False)

@@ -105,6 +105,9 @@ def variant_row(variant: Variant, run, scores: pd.DataFrame) -> dict:
         chosen = at("dev", *best)
         row |= {"dev_bleu_beam": chosen["bleu"], "dev_chrf_beam": chosen["chrf"], "best_beam": best[0],
                 "best_lp": best[1], "ms_per_sentence_beam": chosen["ms_per_sentence"]}
+    trusted = chosen if best is not None else greedy  # the setting the variant's search.json holds
+    row |= {"dev_length_ratio": trusted["length_ratio"], "dev_entity_fidelity": trusted["entity_fidelity"],
+            "dev_repetition_rate": trusted["repetition_rate"]}
     for split_row in scores[scores["split"] == "test"].itertuples():
         suffix = "greedy" if split_row.beam == 1 else "beam"
         row |= {f"test_bleu_{suffix}": split_row.bleu, f"test_chrf_{suffix}": split_row.chrf}
@@ -223,7 +226,8 @@ def bleu_by_length(table: pd.DataFrame, dev_set: ReferenceSet, out_dir: Path) ->
 
 MAIN_COLUMNS = ["variant", "parameters", "epochs", "train_minutes", "train_tokens_per_s", "best_dev_loss",
                 "dev_bleu_greedy", "dev_chrf_greedy", "dev_bleu_beam", "dev_chrf_beam", "best_beam", "best_lp",
-                "ms_per_sentence_beam", "decay_per_step_decoder", "decay_per_step_encoder"]
+                "ms_per_sentence_beam", "dev_length_ratio", "dev_entity_fidelity", "dev_repetition_rate",
+                "decay_per_step_decoder", "decay_per_step_encoder"]
 
 
 def write_results(table: pd.DataFrame, scores: pd.DataFrame, out_dir: Path) -> None:

@@ -11,18 +11,22 @@ import pandas as pd
 
 from translator.config import SearchConfig
 from translator.evaluate import ReferenceSet, score, translate_all
+from translator.fidelity import fidelity
 
 
 def score_grid(translator, references: ReferenceSet, split: str, settings) -> tuple[list[dict], dict]:
-    """Long-table rows (split, beam, length penalty, BLEU, chrF, ms per sentence) for each search setting,
-    and the hypotheses by (beam, length penalty)."""
+    """Long-table rows (split, beam, length penalty, BLEU, chrF, length ratio, entity fidelity, repetition rate,
+    ms per sentence) for each search setting, and the hypotheses by (beam, length penalty)."""
     rows, hypotheses = [], {}
     for beam, alpha in settings:
         search = SearchConfig(beam_size=beam, length_penalty=alpha, greedy=beam == 1)
         outputs, seconds = translate_all(translator, references.sources, search)
         scores = score(outputs, references)
+        trust = fidelity(references.sources, references.references, outputs)
         rows.append({"split": split, "beam": beam, "length_penalty": alpha, "bleu": scores["bleu"],
-                     "chrf": scores["chrf"], "ms_per_sentence": round(1000 * seconds / len(references.sources), 2)})
+                     "chrf": scores["chrf"], "length_ratio": scores["length_ratio"],
+                     "entity_fidelity": trust["entity_fidelity"], "repetition_rate": trust["repetition_rate"],
+                     "ms_per_sentence": round(1000 * seconds / len(references.sources), 2)})
         hypotheses[(beam, alpha)] = outputs
     return rows, hypotheses
 
