@@ -455,7 +455,7 @@ def shrink(model_dir):
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
 @search_options(greedy=False)
-def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size):
+def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, coverage_penalty):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 
     It loads with plain TensorFlow and tensorflow-text, without this package.
@@ -464,8 +464,8 @@ def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size):
     from translator.export import export_saved_model
 
     translator = load_translator(model_dir)
-    path = export_saved_model(translator, out,
-                              translator.search_setting(beam_size, length_penalty, 1, no_repeat_ngram_size))
+    path = export_saved_model(translator, out, translator.search_setting(beam_size, length_penalty, 1,
+                                                                         no_repeat_ngram_size, coverage_penalty))
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 

@@ -123,6 +123,7 @@ TABLE = [
     row("train-tune-beam-1", "train", TOY, "--model-dir", "{new}", "--tune-beam-sizes", "1,5", names=("--tune-beam-sizes", "1,5")),
     row("train-tune-not-numbers", "train", TOY, "--model-dir", "{new}", "--tune-length-penalties", "0,high", names=("--tune-length-penalties", "0,high")),
     row("train-copy-without-attention", "train", TOY, "--model-dir", "{new}", "--decoder", "feedback", "--copy", names=("--copy", "--decoder")),
+    row("compare-copy-with-other-decoders", "compare", TOY, "--out", "{new}", "--copy", "--decoders", "init,attention", names=("--copy", "--decoders")),
     row("train-unknown-decoder", "train", TOY, "--model-dir", "{new}", "--decoder", "transformer", names=("--decoder",)),
     row("train-bad-yaml", "train", TOY, "--model-dir", "{new}", "--config", "{in}/bad.yaml", names=("bad.yaml", "line")),
     row("train-yaml-not-a-mapping", "train", TOY, "--model-dir", "{new}", "--config", "{in}/not-a-mapping.yaml", names=("not-a-mapping.yaml",)),

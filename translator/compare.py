@@ -30,6 +30,7 @@ from sacrebleu.significance import PairedTest
 
 from translator.config import CorpusFormat, RunConfig
 from translator.corpus import read_corpus, split_corpus, write_pairs
+from translator.errors import OptionError
 from translator.evaluate import ReferenceSet, score
 from translator.files import write_text_atomically
 from translator.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
@@ -135,6 +136,9 @@ def evaluate_variant(variant: Variant, run, dev_set: ReferenceSet, test_set: Ref
 def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds, dev: Path | None = None,
             test: Path | None = None, beam_sizes=(1, 5), length_penalties=(0.0,), quick: bool = False,
             echo=print, progress_bar: bool = True) -> pd.DataFrame:
+    if base.model.copy and set(decoders) != {"attention"}:
+        raise OptionError(f"`copy` is an option of the attention decoder; with it, compare `decoders` attention only "
+                          f"(given: {', '.join(decoders)})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_file, dev_file = prepare_split(corpus, base.data, dev, out_dir, base.training.seed, quick, echo)
