@@ -271,6 +271,22 @@ def load_translator(model_dir):
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
+def fast_translator(model_dir, given):
+    """The model's translate graph from the cache (fast_start.py) for this search setting, or None where it is not
+    cached yet (or the folder has a problem, which the full load then reports)."""
+    from translator.config import SearchConfig
+    from translator.errors import TranslatorError
+    from translator.fast_start import cached_translator
+    from translator.folder import RunDir
+
+    run_dir = RunDir(model_dir or DEFAULT_MODEL)
+    try:
+        search = (run_dir.load_search() or SearchConfig()).with_given(*given)
+        return cached_translator(run_dir, search, run_dir.load_config().training.max_length)
+    except TranslatorError:
+        return None
+
+
 def read_sentences(sentences, input_file, skip_bad_lines):
     """The sentences given as arguments, or one a line from --input FILE ('-' for stdin)."""
     from translator.errors import OptionError
@@ -315,13 +331,17 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         check_input_file(input_file)
     load_tensorflow()
     from translator.errors import OptionError
-    from translator.inference import translation_record
+    from translator.translation import translation_record
 
-    translator = load_translator(model_dir)
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
-    search = translator.search_setting(1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size,
-                                       coverage_penalty)
+    given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
+    plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
+    translator = fast_translator(model_dir, given) if plain else None
+    to_cache = plain and translator is None
+    if translator is None:
+        translator = load_translator(model_dir)
+    search = translator.search_setting(*given)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -338,6 +358,11 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             record = translation_record(source, result, alignment, with_attention) if as_json else None
             click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text)
+    if to_cache:
+        from translator.fast_start import save_to_cache
+        from translator.folder import RunDir
+
+        save_to_cache(translator, RunDir(model_dir or DEFAULT_MODEL), search)
     if plot_attention and first_alignment and first_alignment[1]:
         from translator.plots import plot_attention as draw
 

@@ -5,6 +5,7 @@ with the reason when it is absent."""
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from translator.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
+
+# the fast start's cache of compiled models (fast_start.py): one per test session, never the user's ~/.cache
+os.environ.setdefault("TRANSLATOR_CACHE", tempfile.mkdtemp(prefix="translator-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))

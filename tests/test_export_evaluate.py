@@ -101,3 +101,15 @@ def test_saved_model_translates_without_this_package(toy_model, tmp_path, search
     expected = translator.translate(sentences, search)
     assert loaded["translation"] == [t.text for t in expected]
     assert loaded["score"] == pytest.approx([t.score for t in expected], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_export_command_writes_a_saved_model_with_the_search_options_given(toy_model, tmp_path):
+    result = run_cli("export", "--model-dir", toy_model, "--out", tmp_path / "saved", "--beam-size", "2",
+                     "--coverage-penalty", "0.2")
+    assert result.returncode == 0, result.stderr
+    assert "signature 'translate'" in result.stdout
+    loaded = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "saved")], input=json.dumps(["Estoy aquí."]),
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["translation"] == ["I am here."]

@@ -16,7 +16,7 @@ Messages name fields in backquotes (`units`); the CLI shows them as flags.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
@@ -212,6 +212,14 @@ class SearchConfig(Checked):
         super().__post_init__()
         if self.n_best > self.beam_size:
             raise OptionError("`n_best` must be at most `beam_size`")
+
+    def with_given(self, beam_size: int | None = None, length_penalty: float | None = None, n_best: int = 1,
+                   no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None) -> "SearchConfig":
+        """This setting (a model's stored default) with the values a user gave; None keeps the stored one."""
+        given = {"beam_size": beam_size, "length_penalty": length_penalty,
+                 "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
+        setting = replace(self, n_best=1, **{k: v for k, v in given.items() if v is not None})
+        return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)
 
 
 # what an option added later meant for a folder saved before it: tokenizers of older versions kept numbers whole

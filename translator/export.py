@@ -6,6 +6,9 @@ this package:
     import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the ops)
     translate = tf.saved_model.load(PATH).signatures["translate"]
     translate(tf.constant(["¿Dónde está la biblioteca?"]))["translation"]
+
+A second signature, `token_counts`, gives each sentence's source token count (what the model's maximum length
+counts; the fast start uses it to cut over-long lines as the Translator does).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def export_saved_model(translator: Translator, out: Path, search: SearchConfig) 
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
     archive.add_endpoint("translate", translate, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    archive.add_endpoint("token_counts", lambda sentences: {"tokens": translator.source_tokenizer.tokenize(
+        sentences).row_lengths()}, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     with atomic_path(out) as partial:
         archive.write_out(str(partial), verbose=False)
     return out

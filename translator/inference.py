@@ -7,7 +7,7 @@ tf.function per search setting, so a batch costs one call from Python.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +17,10 @@ from translator.config import RunConfig, SearchConfig
 from translator.errors import ModelDirError
 from translator.folder import RunDir
 from translator.length_limit import LengthLimit
-from translator.segments import Segmented, segment
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
-
-
-@dataclass
-class Translation:
-    text: str
-    score: float  # log-probability (divided by the length penalty for beam search)
-    alternatives: list[tuple[str, float]]  # the n best, best first
-    truncated: bool = False  # the source was longer than the model's maximum length and was cut
+from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
 
 
 class Translator:
@@ -119,10 +111,8 @@ class Translator:
                        n_best: int = 1, no_repeat_ngram_size: int | None = None,
                        coverage_penalty: float | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
-        given = {"beam_size": beam_size, "length_penalty": length_penalty,
-                 "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
-        setting = replace(self.default_search, n_best=1, **{k: v for k, v in given.items() if v is not None})
-        return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)
+        return self.default_search.with_given(beam_size, length_penalty, n_best, no_repeat_ngram_size,
+                                              coverage_penalty)
 
     @property
     def has_attention(self) -> bool:
@@ -136,9 +126,9 @@ class Translator:
         def run(texts):
             texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(tf.constant(texts))
             alignments = [self._alignment(*row) for row in zip(source.numpy(), best.numpy(), weights.numpy())]
-            return list(zip(self._translations(texts, scores, truncated), alignments))
+            return list(zip(translations(texts, scores, truncated), alignments))
 
-        return _over_nonempty(sentences, run, lambda: (_empty_translation(), None))
+        return over_nonempty(sentences, run, lambda: (empty_translation(), None))
 
     def _alignment(self, source_ids, output_ids, weights):
         """Token strings for one sentence's weights, cut to its real source length and to its first END."""
@@ -148,57 +138,13 @@ class Translator:
         output_tokens = [self.target_tokenizer.vocab[i].replace(GLUE, "") for i in output_ids[:output_length]]
         return source_tokens, output_tokens, weights[:output_length, :source_length]
 
-    @staticmethod
-    def _translations(texts, scores, truncated) -> list[Translation]:
-        results = []
-        for row_texts, row_scores, cut in zip(texts.numpy(), scores.numpy(), truncated.numpy()):
-            alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
-            results.append(Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut)))
-        return results
-
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation. A line of several
         sentences, or one over the maximum length with clauses, is translated piece by piece (`segments`) and
         joined; its alternatives are then the joined best only, its score the pieces' sum."""
-        segmented = [segment(s, self.token_count, self.max_length) if s.strip() else None for s in sentences]
-        pieces = [piece for line in segmented if line is not None for piece in line.pieces]
-        results = iter(_over_nonempty(pieces, lambda texts: self._translations(*self.compiled(search)(
-            tf.constant(texts))), _empty_translation))
-        translations = []
-        for line in segmented:
-            parts = [next(results) for _ in line.pieces] if line is not None else [_empty_translation()]
-            translations.append(parts[0] if len(parts) == 1 else _joined(line, parts))
-        return translations
+        return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
+                               self.token_count, self.max_length)
 
     def token_count(self, text: str) -> int:
         """Source tokens of one text (what the maximum length counts)."""
         return int(self.source_tokenizer.tokenize(tf.constant([text])).row_lengths()[0])
-
-
-def translation_record(source: str, result: Translation, alignment=None, with_attention: bool = False) -> dict:
-    """One sentence's translation as JSON-ready data: `translate --json`'s line and the service's answer."""
-    record = {"source": source, "translation": result.text, "score": result.score,
-              "n_best": [{"translation": t, "score": s} for t, s in result.alternatives], "truncated": result.truncated}
-    if with_attention:
-        record["attention"] = alignment and {"source_tokens": alignment[0], "output_tokens": alignment[1],
-                                             "weights": alignment[2].round(4).tolist()}
-    return record
-
-
-def _joined(line: Segmented, parts: list[Translation]) -> Translation:
-    text = line.join([part.text for part in parts])
-    score = float(sum(part.score for part in parts))
-    return Translation(text, score, [(text, score)], any(part.truncated for part in parts))
-
-
-def _empty_translation() -> Translation:
-    return Translation("", 0.0, [("", 0.0)])
-
-
-def _over_nonempty(sentences: list[str], run, empty) -> list:
-    """run(the non-empty sentences) -> their results, in order; an empty (or all-space) sentence gets empty()."""
-    todo = [i for i, s in enumerate(sentences) if s.strip()]
-    results = [empty() for _ in sentences]
-    for i, result in zip(todo, run([sentences[i] for i in todo]) if todo else []):
-        results[i] = result
-    return results

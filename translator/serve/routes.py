@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from translator.inference import translation_record
+from translator.translation import translation_record
 from translator.serve.app import ApiError, Service, check_limits, field, json_body
 from translator.serve.models import LANGUAGE_NAMES
 

@@ -1,0 +1,78 @@
+"""The fast start: `translate` loads a cached SavedModel of the model's graph instead of building and tracing it."""
+
+import shutil
+
+import pytest
+
+from conftest import run_cli
+from translator.config import SearchConfig
+from translator.fast_start import CachedTranslator, cache_entry, save_to_cache
+from translator.folder import WEIGHTS, RunDir
+from translator.inference import Translator
+
+LINES = ["Estoy aquí.", "", "Hace frío. Estás cansado.", "Estoy cansado, estás aquí, estamos aquí."]
+
+
+def entries(cache):
+    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TRANSLATOR_CACHE", str(folder))
+    return folder
+
+
+def test_the_cached_graph_translates_as_the_model_does(toy_model, cache):
+    translator = Translator.load(toy_model)
+    search = translator.search_setting(3)
+    save_to_cache(translator, RunDir(toy_model), search)
+    cached = CachedTranslator(cache_entry(RunDir(toy_model), search), 4, search)  # 4 tokens: lines get cut
+    translator.max_length = 4
+    expected = translator.translate(LINES, search)
+    assert [(t.text, t.truncated) for t in cached.translate(LINES, search)] == [(t.text, t.truncated) for t in expected]
+    assert [t.score for t in cached.translate(LINES, search)] == pytest.approx([t.score for t in expected], abs=1e-5)
+
+
+def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path, cache):
+    model = tmp_path / "model"
+    shutil.copytree(toy_model, model)
+    first = cache_entry(RunDir(model), SearchConfig(beam_size=3))
+    assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) == first
+    assert cache_entry(RunDir(model), SearchConfig(beam_size=3, length_penalty=0.6)) != first
+    weights = model / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # retrained, say
+    assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) != first
+
+
+@pytest.mark.slow
+def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_path, cache):
+    model = tmp_path / "model"
+    shutil.copytree(toy_model, model)
+    model_files = sorted(p.name for p in model.rglob("*"))
+
+    def translate(*options):
+        result = run_cli("translate", "--model-dir", model, *LINES, *options)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    full = translate("--beam-size", "3")  # builds the model, then caches its graph
+    assert len(entries(cache)) == 1
+    beam_entry = cache / entries(cache)[0]
+    assert translate("--beam-size", "3") == full  # from the cache
+    assert len(entries(cache)) == 1
+    translate("--greedy")  # another setting: another entry
+    assert len(entries(cache)) == 2
+    for entry in cache.iterdir():  # damaged entries: the full path translates and rebuilds them
+        (entry / "saved_model.pb").write_bytes(b"damaged")
+    assert translate("--beam-size", "3") == full
+    assert (beam_entry / "saved_model.pb").stat().st_size > 100  # rebuilt
+    assert sorted(p.name for p in model.rglob("*")) == model_files  # nothing written into the model folder
+
+
+def test_the_cache_can_be_turned_off(toy_model, monkeypatch):
+    monkeypatch.setenv("TRANSLATOR_CACHE", "off")
+    assert cache_entry(RunDir(toy_model), SearchConfig()) is None
+    result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy")
+    assert result.returncode == 0 and result.stdout == "I am here.\n"
