@@ -19,14 +19,14 @@ import re
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 DIGITS = re.compile(r"\d+")
-CAPITALISED = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)
+WORD = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)  # a word starting with a letter
 CHARACTER_LOOP = re.compile(r"([^\W\d_])\1{3,}", re.UNICODE)
 TOKENIZE = Tokenizer13a()
 
 
 def entities(source: str, references: list[str]) -> list[str]:
     """The digit strings and the capitalised words of `source` that a reference holds as a whole word."""
-    words = [w for w in CAPITALISED.findall(source) if w[0].isupper()]
+    words = [w for w in WORD.findall(source) if w[0].isupper()]  # the capitalised ones
     candidates = list(dict.fromkeys(DIGITS.findall(source) + words))
     return [e for e in candidates if any(holds(reference, e) for reference in references)]
 
