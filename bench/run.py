@@ -33,8 +33,9 @@ CONFIGS = {
     "default": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 8000,
                 "batch_size": 64, "attention_readout": 0, "model_dir": "data/models/spa-eng"},
 }
-WARMUP_STEPS, TIMED_STEPS = 10, 60
-QUICK_TIMED_STEPS = 50
+WARMUP_STEPS = 10
+QUICK_TIMED_BATCHES = 150  # of an epoch's 1,803 at batch 64
+LATENCY_SENTENCE = "Los perros ladran."  # the tutorial harness's
 
 
 def peak_rss_mb() -> float:
@@ -123,36 +124,39 @@ def training_setup(config_name: str, decoder: str, precision_name: str = "float3
     return step, iter(make_dataset(encoded, sizes["batch_size"], seed=1)), target_tokenizer, sizes
 
 
-def measure_training(config_name: str, decoder: str, quick: bool, precision_name: str, devices: str) -> dict:
-    import numpy as np
+def measure_training(config_name: str, decoder: str, timed_batches: int, precision_name: str, devices: str) -> dict:
+    """Sentence pairs and subword tokens per second over an epoch: every batch of one (or its first
+    `timed_batches`: the epoch's batches come in random order, so a prefix carries the epoch's mix of
+    lengths) after WARMUP_STEPS, timed as a whole, input pipeline included, as training runs it."""
+    import itertools
+
     import tensorflow as tf
 
     train_step, batches, target_tokenizer, sizes = training_setup(config_name, decoder, precision_name, devices)
-    timed = QUICK_TIMED_STEPS if quick else TIMED_STEPS
-    seconds, target_tokens, source_tokens, positions = [], [], [], []
-    for step in range(WARMUP_STEPS + timed):
-        batch = next(batches)
-        started = time.perf_counter()
+    for batch in itertools.islice(batches, WARMUP_STEPS):
         train_step.train(batch)
-        if step >= WARMUP_STEPS:
-            seconds.append(time.perf_counter() - started)
-            target_tokens.append(int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32))))
-            source_tokens.append(int(tf.reduce_sum(tf.cast(batch["source_mask"], tf.int32))))
-            positions.append(int(tf.size(batch["target_mask"])))
-    seconds, target_tokens = np.array(seconds), np.array(target_tokens)
-    median_step = float(np.median(seconds))
-    tokens_per_s = float(np.median(target_tokens / seconds))
-    pairs_per_s = float(np.median(sizes["batch_size"] / seconds))
-    flops = flops_per_target_token(sizes, decoder, target_tokenizer.vocab_size, np.mean(source_tokens) / sizes["batch_size"],
-                                   np.mean(target_tokens) / sizes["batch_size"])
+    pairs = target_tokens = source_tokens = positions = steps = 0
+    started = time.perf_counter()
+    for batch in itertools.islice(batches, timed_batches or None):
+        loss, _ = train_step.train(batch)
+        steps += 1
+        pairs += int(tf.shape(batch["target_mask"])[0])
+        target_tokens += int(tf.reduce_sum(tf.cast(batch["target_mask"], tf.int32)))
+        source_tokens += int(tf.reduce_sum(tf.cast(batch["source_mask"], tf.int32)))
+        positions += int(tf.size(batch["target_mask"]))
+    float(loss)  # the last step has finished
+    seconds = time.perf_counter() - started
+    tokens_per_s = target_tokens / seconds
+    flops = flops_per_target_token(sizes, decoder, target_tokenizer.vocab_size, source_tokens / pairs,
+                                   target_tokens / pairs)
     return {
         "precision": train_step.policy,
         "replicas": train_step.strategy.num_replicas_in_sync,
+        "train_pairs_per_s": round(pairs / seconds, 1),
         "train_tokens_per_s": round(tokens_per_s, 1),
-        "train_tokens_per_s_overall": round(float(target_tokens.sum() / seconds.sum()), 1),
-        "train_pairs_per_s": round(pairs_per_s, 1),
-        "train_median_step_s": round(median_step, 4),
-        "padding_fraction": round(1 - sum(target_tokens) / sum(positions), 4),
+        "target_tokens_per_pair": round(target_tokens / pairs, 2),
+        "train_steps_timed": steps,
+        "padding_fraction": round(1 - target_tokens / positions, 4),
         "flops_per_token": round(flops),
         "achieved_gflops": round(flops * tokens_per_s / 1e9, 2),
         "train_peak_rss_mb": round(peak_rss_mb(), 1),
@@ -216,13 +220,13 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
         translate_all(translator, sources[:64], search)  # traces the graph
         _, seconds = translate_all(translator, sources, search)
         result[f"{name}_sent_per_s"] = round(len(sources) / seconds, 1)
-    short = ["¿Dónde está la biblioteca?"]
-    calls = []
-    for _ in range(25):
-        started = time.perf_counter()
-        translator.translate(short, SearchConfig(beam_size=5))
-        calls.append(time.perf_counter() - started)
-    result["beam5_latency_ms"] = round(1000 * float(np.median(calls[5:])), 2)
+    for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):
+        calls = []
+        for _ in range(25):
+            started = time.perf_counter()
+            translator.translate([LATENCY_SENTENCE], search)
+            calls.append(time.perf_counter() - started)
+        result[f"{name}_latency_ms"] = round(1000 * float(np.median(calls[5:])), 2)
     result["decode_sentences"] = len(sources)
     result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)
     return result
@@ -263,8 +267,37 @@ def child(*args) -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def with_reference_ratios(rows: list[dict], decoding: list[dict], reference: dict) -> None:
+    """Add the ratios to the reference measured in the same run (> 1: faster than the reference)."""
+    for row in rows:
+        row["train_pairs_ratio_to_reference"] = round(row["train_pairs_per_s"] / reference["pairs_per_s"], 2)
+    for result in decoding:
+        result["greedy_ratio_to_reference"] = round(result["greedy_sent_per_s"] / reference["greedy_sent_per_s"], 2)
+        result["beam5_ratio_to_reference_greedy"] = round(result["beam5_sent_per_s"] / reference["greedy_sent_per_s"], 2)
+        result["latency_ratio_to_reference"] = round(reference["latency_ms"] / result["beam5_latency_ms"], 2)
+
+
+def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
+    """Per-sentence figures side by side: the reference's and this project's, with the ratio."""
+    import pandas as pd
+
+    lines = [("training, sentence pairs/s", reference["pairs_per_s"], row["train_pairs_per_s"],
+              row["train_pairs_ratio_to_reference"], f"{row['decoder']} ({row['precision']})") for row in rows]
+    for result in decoding:
+        policy = result["precision"]
+        lines += [("greedy decoding, sentences/s", reference["greedy_sent_per_s"], result["greedy_sent_per_s"],
+                   result["greedy_ratio_to_reference"], f"greedy ({policy})"),
+                  ("beam 5 vs the reference's greedy, sentences/s", reference["greedy_sent_per_s"],
+                   result["beam5_sent_per_s"], result["beam5_ratio_to_reference_greedy"], f"beam 5 ({policy})"),
+                  ("one sentence, ms (ratio: reference / project)", reference["latency_ms"],
+                   result["beam5_latency_ms"], result["latency_ratio_to_reference"], f"beam 5 ({policy})")]
+    table = pd.DataFrame(lines, columns=["figure", "reference", "project", "ratio", "project's"])
+    return table.round({"reference": 1, "project": 1})
+
+
 @click.command()
-@click.option("--quick", is_flag=True, help="Fewer timed steps and 512 test sentences.")
+@click.option("--quick", is_flag=True,
+              help=f"Time {QUICK_TIMED_BATCHES} batches of the training epoch, not all; decode 512 test sentences.")
 @click.option("--config", "config_name", default="tutorial", show_default=True, type=click.Choice(list(CONFIGS)))
 @click.option("--model-dir", type=click.Path(path_type=Path),
               help="A trained model for the decoding figures [default: the configuration's, data/models/spa-eng-small "
@@ -276,10 +309,20 @@ def child(*args) -> dict:
               help="Replicas of the train step (GPUs; on a machine without one, the CPU split into logical devices).")
 @click.option("--quality-minutes", type=float, default=0, show_default=True,
               help="Also train the attention decoder this long per precision and report dev loss and test BLEU.")
+@click.option("--reference", type=click.Choice(["none", "tutorial"]), default="none", show_default=True,
+              help="Also run the TensorFlow NMT tutorial itself first (bench/tutorial.py) and report every speed as a "
+                   "ratio to it.")
+@click.option("--reference-seconds", type=float, default=300, show_default=True,
+              help="The tutorial's training time (its throughput is the median step from step 201 on).")
+@click.option("--tutorial-git", type=click.Path(path_type=Path),
+              help="A tensorflow/text clone [default: $TENSORFLOW_TEXT_GIT, ../tensorflow-text, ../text, "
+                   "../shared/peers/tensorflow-text or ../shared/peers/text].")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
 @click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality", "norm-cost"]), hidden=True)
 @click.option("--decoder", hidden=True)
-def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, out, phase, decoder):
+@click.option("--timed-batches", type=int, default=0, hidden=True)
+def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, reference, reference_seconds,
+         tutorial_git, out, phase, decoder, timed_batches):
     from translator.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -290,7 +333,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
 
         if devices != "1" and not tf.config.list_physical_devices("GPU"):
             split_cpu(int(devices))  # replicas on a CPU-only machine
-        print(json.dumps(measure_training(config_name, decoder, quick, precisions, devices)))
+        print(json.dumps(measure_training(config_name, decoder, timed_batches, precisions, devices)))
         return
     if phase == "decode":
         print(json.dumps(measure_decoding(model_dir, quick, precisions)))
@@ -310,24 +353,37 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         raise SystemExit(f"the spa-eng corpus is not at {CORPORA} (set TRANSLATOR_CORPORA)")
     flags = ["--quick"] if quick else []
     model_dir = model_dir or REPO / CONFIGS[config_name]["model_dir"]
+    reference_figures = {}
+    if reference == "tutorial":
+        from tutorial import run_tutorial
+
+        click.echo(f"the reference: the TensorFlow tutorial, {reference_seconds:g} s of training ...", err=True)
+        reference_figures = {"name": "tensorflow-nmt-tutorial", "train_seconds": reference_seconds,
+                             **run_tutorial(tutorial_git, CORPORA / "spa-eng", reference_seconds, 512 if quick else 0)}
+        click.echo(f"tutorial: {reference_figures['pairs_per_s']:,.0f} pairs/s, greedy "
+                   f"{reference_figures['greedy_sent_per_s']:,.0f} sentences/s", err=True)
     matmul = child("--phase", "matmul")["matmul_gflops"]
     rows = []
     from translator.decoders import DECODERS
 
     precisions = precisions.split(",")
+    batches = str(QUICK_TIMED_BATCHES if quick else 0)
     for name in decoders.split(",") if decoders else DECODERS:
         for precision_name in precisions:
             row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
-                                            "--precision", precision_name, "--devices", devices, *flags)}
+                                            "--precision", precision_name, "--devices", devices,
+                                            "--timed-batches", batches)}
             row["matmul_gflops"] = matmul
             row["utilization"] = round(row["achieved_gflops"] / matmul, 3)
             rows.append(row)
             click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
-                       f"{row['train_tokens_per_s']:,.0f} target tokens/s", err=True)
+                       f"{row['train_pairs_per_s']:,.0f} sentence pairs/s", err=True)
     norm_cost = child("--phase", "norm-cost", "--config", config_name, "--decoder", rows[0]["decoder"], *flags)
     click.echo(f"gradient-norm logging: {100 * norm_cost['gradient_norm_logging_cost']:.1f} % of training time", err=True)
     decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
                 for precision_name in precisions] if model_dir.exists() else []
+    if reference_figures:
+        with_reference_ratios(rows, decoding, reference_figures)
     quality = []
     for precision_name in precisions if quality_minutes else ():
         quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
@@ -335,11 +391,15 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         click.echo(f"quality ({quality[-1]['precision']}): BLEU {quality[-1]['test_bleu_greedy']}", err=True)
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
               "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
-              "decoding_by_precision": decoding, "decoders": rows,
-              "quality": quality, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")}
+              "decoding_by_precision": decoding, "decoders": rows, "reference": reference_figures,
+              "quality": quality, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
+              "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
+    if reference_figures:
+        click.echo("per sentence, against the TensorFlow tutorial run in this benchmark (ratio > 1: faster):")
+        click.echo(reference_table(reference_figures, rows, decoding).to_string(index=False) + "\n")
     table = pd.DataFrame(rows).set_index(["decoder", "precision"])
-    click.echo(f"training, {config_name} sizes {CONFIGS[config_name]}:")
+    click.echo(f"training, {config_name} sizes {CONFIGS[config_name]} (tokens: target subword tokens):")
     click.echo(table.to_string())
     click.echo(f"\ngradient norm before clipping, measured and logged every step ({norm_cost['decoder']}, "
                f"{norm_cost['steps']} steps each way):")

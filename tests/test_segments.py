@@ -44,3 +44,16 @@ def test_a_long_sentence_is_cut_after_clauses_into_the_fewest_pieces_that_fit():
 def test_a_clause_longer_than_the_maximum_stays_whole():
     segmented = segment("una frase muy larga sin comas, fin", words, max_length=3)
     assert segmented.pieces == ["una frase muy larga sin comas,", "fin"]
+
+
+def test_a_sentence_no_longer_in_characters_than_the_maximum_is_not_counted():
+    counted = []
+
+    def counting_words(text):
+        counted.append(text)
+        return words(text)
+
+    assert segment("uno, dos", counting_words, max_length=8).pieces == ["uno, dos"]  # 8 characters: at most 8 tokens
+    assert counted == []
+    assert segment("uno, dos, tres", counting_words, max_length=2).pieces == ["uno, dos,", "tres"]
+    assert counted  # longer than the maximum in characters: counted

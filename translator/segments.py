@@ -62,6 +62,8 @@ def split_sentences(text: str) -> Segmented:
 def fit_clauses(sentence: str, length_of, max_length: int) -> Segmented:
     """`sentence` cut after clause punctuation into the fewest consecutive groups of at most `max_length` tokens
     (`length_of(text)`); a clause longer than that alone stays whole (and is truncated by the search)."""
+    if len(sentence) <= max_length:  # every token covers at least one character: no need to count them
+        return Segmented([sentence], [])
     clauses = split_at(CLAUSE_END, sentence)
     if len(clauses.pieces) == 1 or length_of(sentence) <= max_length:
         return Segmented([sentence], [])
