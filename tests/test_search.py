@@ -48,6 +48,18 @@ def test_greedy_follows_the_local_best():
     assert scores.numpy()[0] < np.log(0.4 * 0.9)
 
 
+def test_greedy_scores_are_log_probabilities_of_the_tokens_it_chose_even_from_unnormalised_logits():
+    shifted = markov(TRAP)
+
+    def step(tokens, state):  # logits a softmax maps to the same distribution
+        logits, state = shifted(tokens, state)
+        return logits + 5.0, state
+
+    tokens, scores = greedy_search(step, dummy_state(1), tf.constant([4]), START, END)
+    assert tokens.numpy()[0].tolist() == [A, A, A, END]  # the limit forces END at the 4th token (A: END 0.2)
+    assert scores.numpy()[0] == pytest.approx(np.log(0.6 * 0.3 * 0.3 * 0.2), abs=1e-5)
+
+
 def test_beam_finds_the_better_sequence_and_ranks_n_best():
     tokens, scores = beam_search(markov(TRAP), dummy_state(3), tf.constant([4]), START, END, beam_size=3, n_best=3)
     assert tokens.numpy()[0, 0].tolist()[:2] == [B, END]

@@ -30,14 +30,8 @@ def length_penalty(length, alpha: float):
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
 
 
-def _force_end_after_limit(log_probs, step, max_lengths, end_id):
-    """At and past a sentence's limit, every token but END gets -inf. log_probs [n, vocab], max_lengths [n]."""
-    only_end = tf.one_hot(end_id, tf.shape(log_probs)[-1], on_value=0.0, off_value=NEG_INF)
-    return tf.where((step + 1 >= max_lengths)[:, None], log_probs + only_end[None, :], log_probs)
-
-
-def repeated_ngram_tokens(history, ngram: int, vocab_size):
-    """[n, vocab] bool: the tokens that, appended to each history [n, T], would repeat one of its n-grams."""
+def repeated_ngram_indices(history, ngram: int):
+    """[m, 2] (row, token): the tokens that, appended to each history [n, T], would repeat one of its n-grams."""
     length = tf.shape(history)[1]
     windows = length - ngram + 1  # the n-grams wholly inside the history (none while it is shorter)
     starts = tf.range(tf.maximum(windows, 0))
@@ -45,32 +39,47 @@ def repeated_ngram_tokens(history, ngram: int, vocab_size):
     last = history[:, length - (ngram - 1):]  # the n - 1 tokens the next one would follow
     matches = tf.where(tf.reduce_all(tf.equal(prefixes, last[:, None, :]), axis=-1))  # [m, (row, window)]
     followers = tf.gather_nd(tf.gather(history, starts + ngram - 1, axis=1), matches)
-    indices = tf.stack([matches[:, 0], tf.cast(followers, tf.int64)], axis=1)
+    return tf.stack([matches[:, 0], tf.cast(followers, tf.int64)], axis=1)
+
+
+def repeated_ngram_tokens(history, ngram: int, vocab_size):
+    """[n, vocab] bool: `repeated_ngram_indices` as a mask."""
+    indices = repeated_ngram_indices(history, ngram)
     banned = tf.zeros(tf.stack([tf.shape(history)[0], vocab_size]), tf.bool)
     return tf.tensor_scatter_nd_update(banned, indices, tf.ones(tf.shape(indices)[:1], tf.bool))
 
 
-def _next_log_probs(logits, history, step, max_lengths, end_id, no_repeat_ngram):
-    """log-softmax of a step's logits, with repeated n-grams banned (END never) and END forced at the limit."""
-    log_probs = tf.nn.log_softmax(logits)
+def _constrained(scores, history, step, max_lengths, end_id, no_repeat_ngram):
+    """Step scores [n, vocab] (logits or log-probabilities) with NEG_INF where a token would repeat an n-gram
+    (END never) and, at and past a sentence's limit, everywhere but END. Each costs a pass over the vocabulary
+    only at the steps where it bans something, which most steps do not."""
     if no_repeat_ngram:
-        vocab = tf.shape(log_probs)[-1]
-        banned = repeated_ngram_tokens(history, no_repeat_ngram, vocab) & ~tf.equal(tf.range(vocab), end_id)[None, :]
-        log_probs = tf.where(banned, NEG_INF, log_probs)
-    return _force_end_after_limit(log_probs, step, max_lengths, end_id)
+        banned = repeated_ngram_indices(history, no_repeat_ngram)
+        banned = tf.boolean_mask(banned, tf.not_equal(banned[:, 1], end_id))
+        scores = tf.cond(tf.size(banned) > 0,
+                         lambda: tf.tensor_scatter_nd_update(scores, banned, tf.fill(tf.shape(banned)[:1], NEG_INF)),
+                         lambda: scores)
+    at_limit = step + 1 >= max_lengths
+    only_end = tf.equal(tf.range(tf.shape(scores)[-1]), end_id)[None, :]
+    return tf.cond(tf.reduce_any(at_limit),
+                   lambda: tf.where(at_limit[:, None] & ~only_end, NEG_INF, scores), lambda: scores)
 
 
 def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, no_repeat_ngram: int = 0):
-    """The most likely token at each step. Returns (tokens [batch, L] padded with END, scores [batch])."""
+    """The most likely token at each step. Returns (tokens [batch, L] padded with END, scores [batch]).
+
+    The argmax reads the logits: a token's log-probability, logit - logsumexp(logits), is computed for the
+    chosen one only (a log-softmax over the vocabulary every step cost more than the argmax itself).
+    """
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths)
 
     def body(step, state, finished, scores, history):
         logits, state = step_fn(history[:, -1], state)
-        log_probs = _next_log_probs(logits, history, step, max_lengths, end_id, no_repeat_ngram)
-        chosen = tf.cast(tf.argmax(log_probs, axis=-1), tf.int32)
-        chosen = tf.where(finished, end_id, chosen)
-        scores += tf.where(finished, 0.0, tf.gather(log_probs, chosen, batch_dims=1))
+        normalizer = tf.reduce_logsumexp(logits, axis=-1)
+        constrained = _constrained(logits, history, step, max_lengths, end_id, no_repeat_ngram)
+        chosen = tf.where(finished, end_id, tf.argmax(constrained, axis=-1, output_type=tf.int32))
+        scores += tf.where(finished, 0.0, tf.gather(logits, chosen, batch_dims=1) - normalizer)
         history = tf.concat([history, chosen[:, None]], axis=1)
         return step + 1, state, finished | tf.equal(chosen, end_id), scores, history
 
@@ -112,7 +121,8 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
     def body(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
         history = tf.reshape(alive_seq, [batch * k, -1])
         logits, state = step_fn(history[:, -1], state)
-        log_probs = _next_log_probs(logits, history, step, beam_limits, end_id, no_repeat_ngram)
+        log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+        log_probs = _constrained(log_probs, history, step, beam_limits, end_id, no_repeat_ngram)
         vocab = tf.shape(log_probs)[-1]
         candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, -1])
         top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
