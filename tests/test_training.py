@@ -41,6 +41,15 @@ def test_masked_cross_entropy_ignores_padding():
     assert full == pytest.approx(-(np.log(0.5) + np.log(0.8)) / 2, rel=1e-5)
 
 
+def test_label_smoothing_mixes_in_the_mean_negative_log_probability_over_the_vocabulary():
+    probabilities = np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], "float32")
+    logits = np.log(probabilities) + 3.0  # unnormalised: the loss normalises
+    target = np.array([[0, 2]], "int32")
+    smoothed = float(masked_cross_entropy(target, logits, np.array([[True, True]]), label_smoothing=0.1))
+    per_token = [0.9 * -np.log(p[t]) + 0.1 * -np.log(p).mean() for p, t in zip(probabilities[0], target[0])]
+    assert smoothed == pytest.approx(np.mean(per_token), rel=1e-5)
+
+
 def test_the_warm_up_is_at_most_half_the_first_epoch():
     config = TrainingConfig(warmup_steps=200)
     assert warmup_steps(config, steps_per_epoch=4) == 2 and warmup_steps(config, steps_per_epoch=1) == 1
