@@ -28,16 +28,16 @@ MIN_VOCABULARY = 5  # the four reserved tokens (text.RESERVED_TOKENS) and one mo
 
 
 def option(default=None, help: str = "", *, flag: str | None = None, negative: str | None = None,
-           choices: tuple | str | None = None, minimum=None, above=None, below=None, type=None):
+           choices: tuple | str | None = None, minimum=None, maximum=None, above=None, below=None, type=None):
     """A dataclass field with what the command line and the checks need to know about it.
 
     flag: its command-line spelling when not --field-name; negative: the off switch of a boolean
     (e.g. --unidirectional); choices: allowed values, or a registry "module:NAME" of them;
-    minimum (inclusive), above, below (exclusive): bounds checked by `check_bounds`;
+    minimum, maximum (inclusive), above, below (exclusive): bounds checked by `check_bounds`;
     type: the value's type where the default (None) does not show it.
     """
     metadata = {"help": help, "flag": flag, "negative": negative, "choices": choices,
-                "minimum": minimum, "above": above, "below": below, "type": type}
+                "minimum": minimum, "maximum": maximum, "above": above, "below": below, "type": type}
     return field(default=default, metadata=metadata)
 
 
@@ -51,6 +51,8 @@ def check_bounds(config) -> None:
             raise OptionError(f"`{f.name}`: unknown '{value}'; choose one of {', '.join(meta['choices'])}")
         if meta["minimum"] is not None and value < meta["minimum"]:
             raise OptionError(f"`{f.name}` must be at least {meta['minimum']}, got {value}")
+        if meta["maximum"] is not None and value > meta["maximum"]:
+            raise OptionError(f"`{f.name}` must be at most {meta['maximum']}, got {value}")
         if meta["above"] is not None and value <= meta["above"]:
             raise OptionError(f"`{f.name}` must be above {meta['above']}, got {value}")
         if meta["below"] is not None and value >= meta["below"]:
@@ -156,6 +158,10 @@ class TrainingConfig(Checked):
     dev_size: float = option(0.02, "Dev split held out when no --dev file is given: a fraction below 1, a pair "
                              "count from 1.", above=0)
     seed: int = option(1, "Seed of initialisation, shuffling and sampling.")
+    swap_entities: float = option(0.0, "Share (0-1) of the training pairs holding names or numbers that get "
+                                  "invented ones instead, on both sides alike, after the vocabulary is learned: "
+                                  "teaches a --copy model to copy names and numbers it never saw.",
+                                  minimum=0, maximum=1)
     max_nan_recoveries: int = option(3, "Roll-backs after a NaN loss before giving up.", minimum=0)
     devices: str = option("1", "Devices to train on: a count, or all (the GPUs, or the CPU's logical devices where "
                           "there is no GPU). Several split each batch across them (tf.distribute.MirroredStrategy); "

@@ -9,6 +9,7 @@ import pandas as pd
 
 from translator.config import RunConfig
 from translator.corpus import read_corpus, split_corpus
+from translator.entity_swap import swap_entities
 from translator.errors import TranslatorError
 from translator.pipeline import EncodedPairs, encode_pairs
 from translator.text import Tokenizer
@@ -63,6 +64,9 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
         tokenizers = learn_tokenizers(train, config)
     source_tokenizer, target_tokenizer = tokenizers
     t = config.training
+    if t.swap_entities:
+        train, swapped = swap_entities(train, t.swap_entities, t.seed)
+        echo(f"invented names and numbers in {swapped:,} training pairs (--swap-entities {t.swap_entities:g})")
     encoded_train = encode_pairs(train, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
     encoded_dev = encode_pairs(dev_pairs, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
     if len(encoded_train) == 0 or len(encoded_dev) == 0:
