@@ -61,7 +61,7 @@ class Translator:
         model = self.model
         prepared = model.prepare_decoding(source)
         if search.greedy or search.beam_size == 1:
-            tokens, scores = greedy_search(model.step_function(prepared), model.initial_state(prepared),
+            tokens, scores = greedy_search(model.carrying_step_function(), (model.initial_state(prepared), prepared),
                                            max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
             return source, tokens[:, None], scores[:, None], truncated
         prepared = tile_beams(prepared, search.beam_size)

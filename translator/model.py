@@ -68,6 +68,17 @@ class Seq2Seq(keras.Model):
 
         return step_with_coverage if with_coverage else step
 
+    def carrying_step_function(self):
+        """A step function whose state is (decoder state, prepared): the per-sentence constants travel with the
+        state, so that a search that drops finished sentences from it (greedy_search) drops them from both."""
+
+        def step(tokens, state):
+            decoder_state, prepared = state
+            logits, new_state, _ = self.decoder.step(tokens, decoder_state, prepared)
+            return ops.cast(logits, "float32"), (new_state, prepared)
+
+        return step
+
     def build_with_dummy_batch(self) -> "Seq2Seq":
         """Create every variable by running one tiny batch (before loading weights)."""
         dummy = np.ones((1, 3), "int32")

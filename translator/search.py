@@ -70,26 +70,43 @@ def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: in
 
     The argmax reads the logits: a token's log-probability, logit - logsumexp(logits), is computed for the
     chosen one only (a log-softmax over the vocabulary every step cost more than the argmax itself).
+
+    Sentences that have ended leave the computed rows once they are half of them: a batch runs as long as
+    its longest output, about twice its median, and a step costs nearly in proportion to its rows. For that
+    the state must hold everything per sentence the step reads (`Seq2Seq.carrying_step_function`); the
+    rows are gathered at most log2(batch) times.
     """
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths)
 
-    def body(step, state, finished, scores, history):
+    def body(step, state, rows, limits, finished, history, tokens, scores):
         logits, state = step_fn(history[:, -1], state)
         normalizer = tf.reduce_logsumexp(logits, axis=-1)
-        constrained = _constrained(logits, history, step, max_lengths, end_id, no_repeat_ngram)
+        constrained = _constrained(logits, history, step, limits, end_id, no_repeat_ngram)
         chosen = tf.where(finished, end_id, tf.argmax(constrained, axis=-1, output_type=tf.int32))
-        scores += tf.where(finished, 0.0, tf.gather(logits, chosen, batch_dims=1) - normalizer)
+        gained = tf.where(finished, 0.0, tf.gather(logits, chosen, batch_dims=1) - normalizer)
+        scores = tf.tensor_scatter_nd_add(scores, rows[:, None], gained)
+        column = tf.tensor_scatter_nd_update(tf.fill([batch], end_id), rows[:, None], chosen)
+        tokens = tf.concat([tokens, column[:, None]], axis=1)
         history = tf.concat([history, chosen[:, None]], axis=1)
-        return step + 1, state, finished | tf.equal(chosen, end_id), scores, history
+        finished |= tf.equal(chosen, end_id)
+        live = tf.reshape(tf.where(~finished), [-1])
+        per_row = (state, rows, limits, finished, history)
+        per_row = tf.cond(2 * tf.size(live) <= tf.size(rows),
+                          lambda: tf.nest.map_structure(lambda t: tf.gather(t, live), per_row), lambda: per_row)
+        return (step + 1, *per_row, tokens, scores)
 
-    start = (tf.constant(0), initial_state, tf.zeros([batch], tf.bool), tf.zeros([batch]), tf.fill([batch, 1], start_id))
-    shapes = tf.nest.map_structure(lambda t: tf.TensorShape(t.shape), start)[:4] + (tf.TensorShape([None, None]),)
-    _, _, _, scores, history = tf.while_loop(
-        lambda step, _s, finished, *_: (step < limit) & ~tf.reduce_all(finished), body, start,
+    rows = tf.range(batch)
+    start = (tf.constant(0), initial_state, rows, max_lengths, tf.zeros([batch], tf.bool),
+             tf.fill([batch, 1], start_id), tf.zeros([batch, 0], tf.int32), tf.zeros([batch]))
+    by_row = tf.TensorShape([None])
+    shapes = (tf.TensorShape([]), tf.nest.map_structure(lambda t: by_row.concatenate(t.shape[1:]), initial_state),
+              by_row, by_row, by_row, tf.TensorShape([None, None]), tf.TensorShape([None, None]), by_row)
+    *_, tokens, scores = tf.while_loop(
+        lambda step, _s, _r, _l, finished, *_: (step < limit) & ~tf.reduce_all(finished), body, start,
         shape_invariants=shapes,
     )
-    return history[:, 1:], scores
+    return tokens, scores
 
 
 def coverage_penalty(coverage, beta: float):
