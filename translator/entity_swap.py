@@ -19,12 +19,10 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from translator.fidelity import WORD, entities
+from translator.fidelity import WORD, entities, whole_word
 
 CONSONANTS = "bdfgklmnprstvz"
 VOWELS = "aeiou"
-
-
 AFTER_A_WORD = re.compile(r"(?:(?<=[^\W_] )|(?<=[^\W_][,;:] ))([^\W\d_][^\W_]*)")  # a word that follows a word
 
 
@@ -55,10 +53,6 @@ def invented_number(rng: np.random.Generator, like: str) -> str:
             return "".join(digits)
 
 
-def replace_word(text: str, old: str, new: str) -> str:
-    return re.sub(rf"(?<![^\W_]){re.escape(old)}(?![^\W_])", new, text)
-
-
 def swap_entities(pairs: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, int]:
     """(pairs with `share` of those holding entities swapped, how many were swapped). Deterministic in seed."""
     if share <= 0:
@@ -73,7 +67,7 @@ def swap_entities(pairs: pd.DataFrame, share: float, seed: int) -> tuple[pd.Data
             continue
         for entity in found:
             new = invented_number(rng, entity) if entity.isdigit() else invented_name(rng)
-            source, target = replace_word(source, entity, new), replace_word(target, entity, new)
+            source, target = (whole_word(entity).sub(new, text) for text in (source, target))
         sources[row], targets[row] = source, target
         swapped += 1
     return pairs.assign(source=sources, target=targets), swapped

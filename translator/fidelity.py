@@ -31,8 +31,13 @@ def entities(source: str, references: list[str]) -> list[str]:
     return [e for e in candidates if any(holds(reference, e) for reference in references)]
 
 
+def whole_word(entity: str) -> re.Pattern:
+    """`entity` where it stands as a whole word: no letter or digit just before or after it."""
+    return re.compile(rf"(?<![^\W_]){re.escape(entity)}(?![^\W_])")
+
+
 def holds(text: str, entity: str) -> bool:
-    return re.search(rf"(?<![^\W_]){re.escape(entity)}(?![^\W_])", text) is not None
+    return whole_word(entity).search(text) is not None
 
 
 def repeats(output: str) -> bool:
