@@ -127,6 +127,7 @@ class ModelConfig(Checked):
 
 
 TEACHER_FORCING = ("always", "never", "scheduled")
+STREAM_ABOVE_MB = 100
 PRECISIONS = ("auto", "float32", "bfloat16", "mixed_float16")
 SCHEDULES = ("linear", "exponential", "inverse-sigmoid")
 
@@ -162,6 +163,11 @@ class TrainingConfig(Checked):
                                   "invented ones instead, on both sides alike, after the vocabulary is learned: "
                                   "teaches a --copy model to copy names and numbers it never saw.",
                                   minimum=0, maximum=1)
+    stream: str = option("auto", "Read the training corpus from disk in chunks into a token cache in the model "
+                         "folder (removed at the end) instead of into memory, so that memory does not grow with the "
+                         f"corpus: auto streams files over {STREAM_ABOVE_MB} MB.", choices=("auto", "on", "off"))
+    vocab_sample: int = option(200_000, "Pairs, drawn at random, from which a streamed corpus's vocabulary (and the "
+                               "names --swap-entities swaps) are learned.", minimum=100)
     max_nan_recoveries: int = option(3, "Roll-backs after a NaN loss before giving up.", minimum=0)
     devices: str = option("1", "Devices to train on: a count, or all (the GPUs, or the CPU's logical devices where "
                           "there is no GPU). Several split each batch across them (tf.distribute.MirroredStrategy); "

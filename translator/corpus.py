@@ -17,8 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -69,28 +72,32 @@ def read_corpus(path: str | Path, fmt: CorpusFormat = CorpusFormat()) -> Corpus:
 
 
 def _read_zip_member(path: Path) -> tuple[str, bytes, str]:
-    """The one corpus file inside an archive, refusing members that escape it."""
     with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        for member in members:
-            if not is_safe_member_name(member.filename):
-                raise CorpusError(
-                    str(path),
-                    f"archive member '{member.filename}' would escape the archive's folder; "
-                    "refusing to read this archive",
-                )
-        candidates = [
-            m.filename
-            for m in members
-            if not m.is_dir()
-            and PurePosixPath(m.filename).suffix.lower() in CORPUS_SUFFIXES
-            and not PurePosixPath(m.filename).name.startswith(("_", "."))
-        ]
-        if len(candidates) != 1:
-            found = ", ".join(candidates) or "none"
-            raise CorpusError(str(path), f"expected one corpus file (.txt/.tsv/.csv) in the archive, found: {found}")
-        member = candidates[0]
+        member = _corpus_member(archive, path)
         return f"{path}:{member}", archive.read(member), PurePosixPath(member).suffix.lower()
+
+
+def _corpus_member(archive: zipfile.ZipFile, path: Path) -> str:
+    """The one corpus file inside an archive, refusing members that escape it."""
+    members = archive.infolist()
+    for member in members:
+        if not is_safe_member_name(member.filename):
+            raise CorpusError(
+                str(path),
+                f"archive member '{member.filename}' would escape the archive's folder; "
+                "refusing to read this archive",
+            )
+    candidates = [
+        m.filename
+        for m in members
+        if not m.is_dir()
+        and PurePosixPath(m.filename).suffix.lower() in CORPUS_SUFFIXES
+        and not PurePosixPath(m.filename).name.startswith(("_", "."))
+    ]
+    if len(candidates) != 1:
+        found = ", ".join(candidates) or "none"
+        raise CorpusError(str(path), f"expected one corpus file (.txt/.tsv/.csv) in the archive, found: {found}")
+    return candidates[0]
 
 
 def is_safe_member_name(name: str) -> bool:
@@ -102,47 +109,110 @@ def is_safe_member_name(name: str) -> bool:
 
 def parse_corpus(data: bytes, name: str, delimiter: str = "\t", fmt: CorpusFormat = CorpusFormat()) -> Corpus:
     """Parse the bytes of a corpus file; see the module docstring for the rules."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the final newline does not start a line
-
+    parser = LineParser(name, delimiter, fmt)
     sources, targets, numbers = [], [], []
-    bad_lines: list[BadLine] = []
-    empty_lines = 0
-    columns = None  # (source index, target index, expected field count or None for Anki)
     for number, raw in enumerate(lines, start=1):
-        try:
-            text = raw.rstrip(b"\r").decode("utf-8")
-        except UnicodeDecodeError as error:
-            bad_lines.append(BadLine(number, f"undecodable byte 0x{raw[error.start]:02x} at column {error.start + 1} (the file must be UTF-8)"))
-            continue
-        if not text.strip():
-            empty_lines += 1
-            continue
-        fields = _split_fields(text, delimiter)
-        if columns is None:
-            columns = _columns(fields, fmt, name, number)
-            if fmt.source_column is not None:
-                continue  # that line was the header
-        source_index, target_index, field_count = columns
-        problem = _field_problem(fields, field_count, source_index, target_index, delimiter)
-        if problem:
-            bad_lines.append(BadLine(number, problem))
-            continue
-        sources.append(fields[source_index].strip())
-        targets.append(fields[target_index].strip())
-        numbers.append(number)
-
-    if bad_lines and not fmt.skip_bad_lines:
-        first = bad_lines[0]
-        more = f" (and {len(bad_lines) - 1:,} more)" if len(bad_lines) > 1 else ""
-        raise CorpusError(f"{name} line {first.line}", f"{first.reason}{more}; --skip-bad-lines skips such lines")
-    if not sources:
-        raise CorpusError(name, "holds no sentence pairs")
+        pair = parser.parse(number, raw)
+        if pair is not None:
+            sources.append(pair[0])
+            targets.append(pair[1])
+            numbers.append(number)
+    parser.check(pairs_found=len(sources))
     pairs = pd.DataFrame({"source": sources, "target": targets, "line": numbers})
-    return Corpus(name=name, pairs=pairs, empty_lines=empty_lines, bad_lines=bad_lines)
+    return Corpus(name=name, pairs=pairs, empty_lines=parser.empty_lines, bad_lines=parser.bad_lines)
+
+
+class LineParser:
+    """Turns the lines of one corpus file, one at a time, into (source, target) pairs, counting what it skips."""
+
+    def __init__(self, name: str, delimiter: str, fmt: CorpusFormat):
+        self.name, self.delimiter, self.fmt = name, delimiter, fmt
+        self.columns = None  # (source index, target index, expected field count or None for Anki)
+        self.bad_lines: list[BadLine] = []
+        self.empty_lines = 0
+
+    def parse(self, number: int, raw: bytes) -> tuple[str, str] | None:
+        """The pair on line `number` (1-based), or None for an empty, bad or header line."""
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.rstrip(b"\r\n").decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.bad_lines.append(BadLine(number, f"undecodable byte 0x{raw[error.start]:02x} at column "
+                                                  f"{error.start + 1} (the file must be UTF-8)"))
+            return None
+        if not text.strip():
+            self.empty_lines += 1
+            return None
+        fields = _split_fields(text, self.delimiter)
+        if self.columns is None:
+            self.columns = _columns(fields, self.fmt, self.name, number)
+            if self.fmt.source_column is not None:
+                return None  # that line was the header
+        source_index, target_index, field_count = self.columns
+        problem = _field_problem(fields, field_count, source_index, target_index, self.delimiter)
+        if problem:
+            self.bad_lines.append(BadLine(number, problem))
+            return None
+        return fields[source_index].strip(), fields[target_index].strip()
+
+    def check(self, pairs_found: int) -> None:
+        """After the last line: refuse bad lines (unless skipped) and a file without pairs."""
+        if self.bad_lines and not self.fmt.skip_bad_lines:
+            first = self.bad_lines[0]
+            more = f" (and {len(self.bad_lines) - 1:,} more)" if len(self.bad_lines) > 1 else ""
+            raise CorpusError(f"{self.name} line {first.line}",
+                              f"{first.reason}{more}; --skip-bad-lines skips such lines")
+        if not pairs_found:
+            raise CorpusError(self.name, "holds no sentence pairs")
+
+
+@contextmanager
+def open_corpus(path: str | Path) -> Iterator[tuple[str, IO[bytes], str]]:
+    """(name, binary file, delimiter) of a corpus file or the one corpus inside an archive, read as a stream."""
+    path = check_input_path(path)
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as file:
+            yield str(path), file, "," if path.suffix.lower() == ".csv" else "\t"
+        return
+    with zipfile.ZipFile(path) as archive:
+        member = _corpus_member(archive, path)
+        with archive.open(member) as file:
+            yield f"{path}:{member}", file, "," if PurePosixPath(member).suffix.lower() == ".csv" else "\t"
+
+
+def stream_corpus(path: str | Path, fmt: CorpusFormat, chunk_pairs: int) -> Iterator[pd.DataFrame]:
+    """The pairs of a corpus file in DataFrames of at most `chunk_pairs` rows (columns as `Corpus.pairs`),
+    read line by line, so that memory holds one chunk. Errors as `read_corpus`, after the last line
+    (so a message counts every bad line)."""
+    with open_corpus(path) as (name, file, delimiter):
+        parser = LineParser(name, delimiter, fmt)
+        rows, found = [], 0
+        for number, raw in enumerate(file, start=1):
+            pair = parser.parse(number, raw)
+            if pair is None:
+                continue
+            rows.append((*pair, number))
+            if len(rows) == chunk_pairs:
+                found += len(rows)
+                yield pd.DataFrame(rows, columns=["source", "target", "line"])
+                rows = []
+        if rows:
+            found += len(rows)
+            yield pd.DataFrame(rows, columns=["source", "target", "line"])
+        parser.check(found)
+
+
+def count_lines(path: str | Path) -> int:
+    """Lines in a corpus file (or the corpus in an archive), read in blocks."""
+    with open_corpus(path) as (_, file, _):
+        count = last = 0
+        while block := file.read(1 << 20):
+            count, last = count + block.count(b"\n"), block[-1]
+        return count + (last not in (0, ord("\n")))
 
 
 def _split_fields(text: str, delimiter: str) -> list[str]:

@@ -53,12 +53,19 @@ def invented_number(rng: np.random.Generator, like: str) -> str:
             return "".join(digits)
 
 
-def swap_entities(pairs: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, int]:
-    """(pairs with `share` of those holding entities swapped, how many were swapped). Deterministic in seed."""
+def corpus_names(pairs: pd.DataFrame) -> set[str]:
+    return names_inside_sentences(pairs["source"]) | names_inside_sentences(pairs["target"])
+
+
+def swap_entities(pairs: pd.DataFrame, share: float, seed: int, names: set[str] | None = None,
+                  ) -> tuple[pd.DataFrame, int]:
+    """(pairs with `share` of those holding entities swapped, how many were swapped). Deterministic in seed.
+    `names`: the words taken for names (default: those of `pairs` itself; a streamed corpus gives those of its
+    sample)."""
     if share <= 0:
         return pairs, 0
     rng = np.random.default_rng(seed)
-    names = names_inside_sentences(pairs["source"]) | names_inside_sentences(pairs["target"])
+    names = corpus_names(pairs) if names is None else names
     sources, targets = pairs["source"].tolist(), pairs["target"].tolist()
     swapped = 0
     for row, (source, target) in enumerate(zip(sources, targets)):

@@ -31,13 +31,27 @@ class EncodedPairs:
         return int(self.source.nrows())
 
     def summary(self) -> str:
-        action = "truncated" if self.truncated else "dropped"
-        parts = [f"{len(self):,} pairs"]
-        if self.too_long:
-            parts.append(f"{self.too_long:,} {action} for length")
-        if self.empty:
-            parts.append(f"{self.empty:,} dropped as empty after normalization")
-        return ", ".join(parts)
+        return pairs_summary(len(self), self.too_long, self.empty, self.truncated)
+
+    def lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, target) token counts of every pair."""
+        return self.source.row_lengths().numpy(), self.target.row_lengths().numpy()
+
+    def batch_count(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def dataset(self, batch_size: int, shuffle: bool = True, seed: int = 0, epoch: int = 0) -> tf.data.Dataset:
+        return make_dataset(self, batch_size, shuffle, seed, epoch)
+
+
+def pairs_summary(kept: int, too_long: int, empty: int, truncated: bool) -> str:
+    action = "truncated" if truncated else "dropped"
+    parts = [f"{kept:,} pairs"]
+    if too_long:
+        parts.append(f"{too_long:,} {action} for length")
+    if empty:
+        parts.append(f"{empty:,} dropped as empty after normalization")
+    return ", ".join(parts)
 
 
 def encode_pairs(
@@ -85,7 +99,7 @@ def make_dataset(
 
     @tf.autograph.experimental.do_not_convert  # plain ops: no need to re-read and convert the source each epoch
     def gather_batch(index):
-        return _padded_batch(tf.gather(source, index), tf.gather(target, index))
+        return padded_batch(tf.gather(source, index), tf.gather(target, index))
 
     batches = tf.data.Dataset.from_tensor_slices(members)
     batches = batches.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -103,7 +117,7 @@ def batch_members(source_lengths, target_lengths, batch_size: int, shuffle: bool
     buckets keyed on the longer side left 15 % of target positions, buckets
     keyed on the target 40 % of source positions.
     """
-    rng = np.random.default_rng(_epoch_seed(seed, epoch))
+    rng = np.random.default_rng(epoch_seed(seed, epoch))
     order = rng.permutation(len(source_lengths)) if shuffle else np.arange(len(source_lengths))
     if bucketing:
         order = order[np.lexsort((source_lengths[order], target_lengths[order]))]
@@ -115,11 +129,11 @@ def batch_members(source_lengths, target_lengths, batch_size: int, shuffle: bool
     return tf.RaggedTensor.from_row_lengths(index.astype(np.int64), sizes.astype(np.int64))
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
+def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _padded_batch(source, target):
+def padded_batch(source, target):
     """Ragged ids [batch, (tokens)] -> the padded batch dict with START/END and masks."""
     batch = source.nrows()
     start, end = tf.fill([batch, 1], START_ID), tf.fill([batch, 1], END_ID)

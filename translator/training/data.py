@@ -5,21 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from translator.config import RunConfig
-from translator.corpus import read_corpus, split_corpus
-from translator.entity_swap import swap_entities
+from translator.config import STREAM_ABOVE_MB, RunConfig
+from translator.corpus import count_lines, read_corpus, split_corpus, stream_corpus
+from translator.entity_swap import corpus_names, swap_entities
 from translator.errors import TranslatorError
+from translator.files import check_input_path
 from translator.pipeline import EncodedPairs, encode_pairs
 from translator.text import Tokenizer
+from translator.training.token_cache import TokenCache, build_token_cache
 
 MIN_TRAINING_PAIRS = 2
+CHUNK_PAIRS = 20_000  # pairs read, swapped and tokenized at a time when streaming
 
 
 @dataclass
 class Data:
-    train: EncodedPairs
+    train: EncodedPairs | TokenCache
     dev: EncodedPairs
     source_tokenizer: Tokenizer
     target_tokenizer: Tokenizer
@@ -38,9 +42,20 @@ def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
     return Tokenizer.learn(pairs["source"], config.source_text), Tokenizer.learn(pairs["target"], config.target_text)
 
 
-def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo) -> Data:
+def streams(config: RunConfig, corpus: Path) -> bool:
+    """Whether `train` streams this corpus (`stream`: on, off, or auto by the file's size)."""
+    if config.training.stream != "auto":
+        return config.training.stream == "on"
+    return check_input_path(corpus).stat().st_size > STREAM_ABOVE_MB * 1e6
+
+
+def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo,
+                 cache_folder: Path | None = None) -> Data:
     """Read and split the corpus, learn the tokenizers unless `tokenizers` (source, target) are given,
-    encode both splits."""
+    encode both splits. With a `cache_folder` (where the corpus `streams`), the training pairs are tokenized into
+    a `TokenCache` there."""
+    if cache_folder is not None:
+        return prepare_streamed_data(config, corpus, dev, tokenizers, echo, cache_folder)
     train_pairs = read_corpus(corpus, config.data)
     echo(train_pairs.summary())
     if dev is not None:
@@ -77,3 +92,69 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
     return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)",
                 str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs)
+
+
+def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo,
+                          cache_folder: Path) -> Data:
+    """`prepare_data` for a corpus read in chunks: the tokenizers (and the names to swap) are learned from a
+    random sample of `vocab_sample` pairs, a dev split without `dev` is drawn from that sample (training then
+    skips every pair sharing a sentence with it), and the training pairs go into a token cache on disk."""
+    t = config.training
+    lines = count_lines(corpus)
+    sample = corpus_sample(corpus, config, lines)
+    if dev is not None:
+        dev_pairs = read_corpus(dev, config.data).pairs
+        held_out = None
+    else:
+        splits = split_corpus(sample, dev_size=min(_pairs_of(t.dev_size, lines), len(sample) // 2), test_size=0,
+                              seed=t.seed)
+        sample, dev_pairs = splits["train"], splits["dev"]
+        held_out = (set(dev_pairs["source"]), set(dev_pairs["target"]))
+    if tokenizers is None:
+        echo(f"learning vocabularies from a sample of {len(sample):,} pairs ...")
+        tokenizers = learn_tokenizers(sample, config)
+    source_tokenizer, target_tokenizer = tokenizers
+    names = corpus_names(sample) if t.swap_entities else None
+    longest = {"characters": 0, "line": 0}
+    swapped = [0]
+
+    def training_chunks():
+        for index, chunk in enumerate(stream_corpus(corpus, config.data, CHUNK_PAIRS)):
+            if held_out is not None:
+                chunk = chunk[~(chunk["source"].isin(held_out[0]) | chunk["target"].isin(held_out[1]))]
+            if t.swap_entities:
+                chunk, count = swap_entities(chunk, t.swap_entities, t.seed + index, names)
+                swapped[0] += count
+            characters = chunk["source"].str.len() + chunk["target"].str.len()
+            if len(chunk) and characters.max() > longest["characters"]:
+                longest.update(characters=int(characters.max()), line=int(chunk["line"].iloc[characters.argmax()]))
+            yield chunk
+
+    echo(f"tokenizing the corpus into {cache_folder} ...")
+    train = build_token_cache(cache_folder, training_chunks(), lines, source_tokenizer, target_tokenizer,
+                              t.max_length, t.truncate, t.seed)
+    if t.swap_entities:
+        echo(f"invented names and numbers in {swapped[0]:,} training pairs (--swap-entities {t.swap_entities:g})")
+    encoded_dev = encode_pairs(dev_pairs, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
+    if len(train) < MIN_TRAINING_PAIRS or len(encoded_dev) == 0:
+        raise TranslatorError(f"{corpus}: {len(train)} training and {len(encoded_dev)} dev pair(s) fit `max_length` "
+                              f"{t.max_length}; training needs at least {MIN_TRAINING_PAIRS} and one")
+    echo(f"train: {train.summary()}; dev: {encoded_dev.summary()}; "
+         f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
+    return Data(train, encoded_dev, source_tokenizer, target_tokenizer,
+                f"line {longest['line']} ({longest['characters']} characters)", str(Path(corpus).resolve()),
+                None if dev is None else str(Path(dev).resolve()), dev_pairs)
+
+
+def corpus_sample(corpus: Path, config: RunConfig, lines: int) -> pd.DataFrame:
+    """The pairs on `vocab_sample` lines drawn at random (fewer where some are empty or a header), one pass."""
+    rng = np.random.default_rng(config.training.seed)
+    wanted = np.sort(rng.choice(lines, size=min(config.training.vocab_sample, lines), replace=False) + 1)
+    chunks = [chunk[np.isin(chunk["line"].to_numpy(), wanted)]
+              for chunk in stream_corpus(corpus, config.data, CHUNK_PAIRS)]
+    return pd.concat(chunks, ignore_index=True)
+
+
+def _pairs_of(size: float, total: int) -> int:
+    """`dev_size` as a pair count: a fraction below 1 of `total`, else a count."""
+    return int(round(size * total)) if size < 1 else int(size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from translator.errors import OptionError
 from translator.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
 from translator.search_choice import choose_search
 from translator.length_limit import LengthLimit
-from translator.training.data import prepare_data
+from translator.training.data import prepare_data, streams
 from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
 from translator.training.trainer import Trainer
@@ -56,25 +58,25 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
         echo, reporters = (lambda *_: None), []
     if overrides:
         config = replace(config, training=replace(config.training, **overrides))
-    data = prepare_data(config, corpus, dev, tokenizers, echo)
-    reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
-    trainer = Trainer(config, data, run_dir, reporters, strategy)
-    if resume:
-        trainer.load_checkpoint()
-        trainer.progress.stopped_because = ""
-        echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
-    else:
-        run_dir.path.mkdir(parents=True, exist_ok=True)
-        run_dir.remove_checkpoint()
-        run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
-        run_dir.save_length_limit(LengthLimit.learn(data.train.source.row_lengths().numpy(),
-                                                    data.train.target.row_lengths().numpy()))
-    run_dir.save_config(config)
-    progress = trainer.run()
-    echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
-         f"{progress.seconds / 60:.1f} min, model in {run_dir}")
-    if chief and config.training.tune_search and run_dir.holds_model():
-        tune_search(trainer.translator(), data.dev_pairs, config.training, run_dir, echo)
+    with token_cache_folder(run_dir, streams(config, corpus)) as cache_folder:
+        data = prepare_data(config, corpus, dev, tokenizers, echo, cache_folder)
+        reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
+        trainer = Trainer(config, data, run_dir, reporters, strategy)
+        if resume:
+            trainer.load_checkpoint()
+            trainer.progress.stopped_because = ""
+            echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
+        else:
+            run_dir.path.mkdir(parents=True, exist_ok=True)
+            run_dir.remove_checkpoint()
+            run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
+            run_dir.save_length_limit(LengthLimit.learn(*data.train.lengths()))
+        run_dir.save_config(config)
+        progress = trainer.run()
+        echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
+             f"{progress.seconds / 60:.1f} min, model in {run_dir}")
+        if chief and config.training.tune_search and run_dir.holds_model():
+            tune_search(trainer.translator(), data.dev_pairs, config.training, run_dir, echo)
     return trainer
 
 
@@ -87,6 +89,19 @@ def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir
     chosen = scores[(scores["beam"] == best[0]) & (scores["length_penalty"] == best[1])].iloc[0]
     echo(f"search: beam {best[0]}, length penalty {best[1]:g} (dev BLEU {chosen['bleu']:.2f}; greedy "
          f"{scores.iloc[0]['bleu']:.2f}), stored in {run_dir / SEARCH}")
+
+
+@contextmanager
+def token_cache_folder(run_dir: RunDir, needed: bool) -> Iterator[Path | None]:
+    """Where a streamed corpus is tokenized (None when not `needed`): a scratch folder beside the model folder,
+    on the disk that holds the model anyway, removed afterwards."""
+    if not needed:
+        yield None
+        return
+    parent = run_dir.path.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{run_dir.path.name}-token-cache-", dir=parent) as folder:
+        yield Path(folder)
 
 
 def worker_folder(resumed: RunDir | None) -> RunDir:

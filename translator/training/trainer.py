@@ -19,7 +19,6 @@ import tensorflow as tf
 from translator.config import RunConfig
 from translator.errors import TrainingInterrupted, TranslatorError
 from translator.folder import RunDir
-from translator.pipeline import make_dataset
 from translator.training.data import Data
 from translator.training.schedules import learning_rate, teacher_forcing_probability
 from translator.training.step import TrainStep
@@ -95,7 +94,7 @@ class Trainer:
         self.model = self.step.model
         self.progress = Progress()
         self.best_weights = None  # the model's weights at the best dev loss of this process, if any
-        self.steps_per_epoch = math.ceil(len(data.train) / config.training.batch_size)
+        self.steps_per_epoch = data.train.batch_count(config.training.batch_size)
         self._interrupted = threading.Event()  # set by the first Ctrl-C during `run`
 
     def report(self, hook: str, *args) -> None:
@@ -138,7 +137,7 @@ class Trainer:
     def _run_epoch(self, started: float) -> str:
         """Train on the rest of the current epoch -> "completed", "budget spent" or "rolled back"."""
         t, p = self.config.training, self.progress
-        batches = make_dataset(self.data.train, t.batch_size, seed=t.seed, epoch=p.epoch).skip(p.batch_in_epoch)
+        batches = self.data.train.dataset(t.batch_size, seed=t.seed, epoch=p.epoch).skip(p.batch_in_epoch)
         self.report("epoch_started", t.epochs, self.steps_per_epoch)
         for batch in batches:
             self.step.set_learning_rate(self.current_learning_rate())
@@ -172,7 +171,7 @@ class Trainer:
     def _evaluate(self, started: float, completed: bool):
         """Dev loss at the end of an epoch, or where a budget stopped one: keep the best weights."""
         t, p = self.config.training, self.progress
-        dev = self.step.dev_loss(make_dataset(self.data.dev, t.batch_size, shuffle=False))
+        dev = self.step.dev_loss(self.data.dev.dataset(t.batch_size, shuffle=False))
         p.seconds = time.monotonic() - started
         improved = dev < p.best_dev_loss
         record = {"epoch": p.epoch + 1, "complete": completed, "step": p.step,
