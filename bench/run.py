@@ -36,6 +36,7 @@ CONFIGS = {
 WARMUP_STEPS = 10
 QUICK_TIMED_BATCHES = 150  # of an epoch's 1,803 at batch 64
 LATENCY_SENTENCE = "Los perros ladran."  # the tutorial harness's
+STREAMED_RSS_STEPS = 100
 
 
 def peak_rss_mb() -> float:
@@ -259,6 +260,48 @@ def measure_quality(config_name: str, precision_name: str, minutes: float) -> di
             "test_chrf_greedy": round(scores["chrf"], 2)}
 
 
+def repeated_corpus(path: Path, pairs: int, seed: int = 0) -> None:
+    """`pairs` lines of the spa-eng training split, repeated in a new random order each time it runs out."""
+    import numpy as np
+
+    lines = (CORPORA / "spa-eng" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    rng = np.random.default_rng(seed)
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, pairs, len(lines)):
+            order = rng.permutation(len(lines))[: pairs - start]
+            out.write("".join(lines[i] + "\n" for i in order))
+
+
+def measure_streamed_rss(config_name: str, sizes_in_pairs: list[int], steps: int) -> dict:
+    """Peak resident memory of `train --stream on` (a child process each, `steps` steps, at the configuration's
+    sizes) on corpora of each size, made by repeating the training split with shuffles."""
+    import tempfile
+
+    sizes = CONFIGS[config_name]
+    peaks, seconds = {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        for pairs in sizes_in_pairs:
+            corpus = Path(folder) / f"{pairs}.tsv"
+            repeated_corpus(corpus, pairs)
+            command = [sys.executable, str(REPO / "cli.py"), "train", str(corpus), "--reverse", "--dev",
+                       str(CORPORA / "spa-eng" / "dev.tsv"), "--model-dir", str(Path(folder) / f"model-{pairs}"),
+                       "--stream", "on", "--max-steps", str(steps), "--no-tune-search",
+                       "--vocab-size", str(sizes["vocab_size"]), "--embedding-dim", str(sizes["embedding_dim"]),
+                       "--units", str(sizes["units"]), "--batch-size", str(sizes["batch_size"])]
+            log = Path(folder) / f"{pairs}.log"
+            started = time.perf_counter()
+            with open(log, "w") as errors:
+                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=REPO)
+                _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not every child's so far
+            if status != 0:
+                raise SystemExit(f"streamed training on {pairs:,} pairs failed:\n{log.read_text()[-3000:]}")
+            seconds[str(pairs)] = round(time.perf_counter() - started, 1)
+            peaks[str(pairs)] = round(usage.ru_maxrss / 1024, 1)
+            corpus.unlink()
+    return {"streamed_train_peak_rss_mb": peaks, "streamed_train_seconds": seconds, "streamed_train_steps": steps,
+            "streamed_rss_ratio": round(peaks[str(sizes_in_pairs[-1])] / peaks[str(sizes_in_pairs[0])], 3)}
+
+
 def child(*args) -> dict:
     """Run one measurement in a fresh process; its last stdout line is JSON."""
     output = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
@@ -317,12 +360,16 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
 @click.option("--tutorial-git", type=click.Path(path_type=Path),
               help="A tensorflow/text clone [default: $TENSORFLOW_TEXT_GIT, ../tensorflow-text, ../text, "
                    "../shared/peers/tensorflow-text or ../shared/peers/text].")
+@click.option("--streamed-rss", default="", metavar="PAIRS,PAIRS",
+              help="Also measure the peak memory of a streamed training (train --stream on, "
+                   f"{STREAMED_RSS_STEPS} steps) on corpora of these sizes, e.g. 100000,2000000: memory should not "
+                   "grow with the corpus.")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
 @click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality", "norm-cost"]), hidden=True)
 @click.option("--decoder", hidden=True)
 @click.option("--timed-batches", type=int, default=0, hidden=True)
 def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, reference, reference_seconds,
-         tutorial_git, out, phase, decoder, timed_batches):
+         tutorial_git, streamed_rss, out, phase, decoder, timed_batches):
     from translator.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -389,10 +436,14 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
                              "--quality-minutes", str(quality_minutes)))
         click.echo(f"quality ({quality[-1]['precision']}): BLEU {quality[-1]['test_bleu_greedy']}", err=True)
+    streamed = {}
+    if streamed_rss:
+        click.echo(f"streamed training on {streamed_rss} pairs ...", err=True)
+        streamed = measure_streamed_rss(config_name, [int(n) for n in streamed_rss.split(",")], STREAMED_RSS_STEPS)
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
               "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
               "decoding_by_precision": decoding, "decoders": rows, "reference": reference_figures,
-              "quality": quality, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
+              "quality": quality, "streamed_training": streamed, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
               "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
     if reference_figures:
@@ -410,6 +461,11 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if quality:
         click.echo(f"\nquality after {quality_minutes:g} minutes of training (attention, greedy, test split):")
         click.echo(pd.DataFrame(quality).to_string(index=False))
+    if streamed:
+        click.echo(f"\npeak memory of a streamed training ({streamed['streamed_train_steps']} steps), by corpus size:")
+        click.echo(pd.DataFrame({"pairs": list(streamed["streamed_train_peak_rss_mb"]),
+                                 "peak RSS, MB": list(streamed["streamed_train_peak_rss_mb"].values()),
+                                 "seconds": list(streamed["streamed_train_seconds"].values())}).to_string(index=False))
     click.echo(f"\nwritten: {out}")
 
 
