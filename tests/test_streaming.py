@@ -156,3 +156,13 @@ def test_a_resumed_streamed_run_ends_with_the_same_weights(tmp_path, monkeypatch
         assert a.files == b.files
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_auto_streams_a_corpus_file_above_the_size_limit(write, monkeypatch):
+    from translator.training import data
+
+    path = write("c.tsv", "en\tes\n" * 1000)  # 6,000 bytes
+    auto, on, off = (RunConfig(training=TrainingConfig(stream=s)) for s in ("auto", "on", "off"))
+    assert not data.streams(auto, path) and data.streams(on, path) and not data.streams(off, path)
+    monkeypatch.setattr(data, "STREAM_ABOVE_MB", 0.005)
+    assert data.streams(auto, path) and not data.streams(off, path)
