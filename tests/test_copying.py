@@ -72,6 +72,23 @@ def test_a_copying_models_step_is_its_teacher_forced_pass_and_sums_to_one():
         np.testing.assert_allclose(log_p.numpy(), whole[:, t], atol=1e-5)
 
 
+def test_the_loss_reads_the_targets_log_p_as_the_whole_distribution_gives_it_with_the_same_gradients():
+    """Training a copying model reads log P at the targets alone (Seq2Seq.target_log_probabilities); it must be
+    the full mixture's value there, and differentiate alike, with repeated source tokens and padding."""
+    model = tiny_copying_model()
+    batch = {"source": np.array([[1, 5, 7, 7, 2, 0], [1, 9, 2, 0, 0, 0]], "int32"),
+             "target_in": np.array([[1, 7, 5, 7], [1, 9, 3, 3]], "int32"),
+             "target_out": np.array([[7, 5, 7, 2], [9, 3, 3, 2]], "int32")}
+    with tf.GradientTape(persistent=True) as tape:
+        whole = tf.gather(model(batch, training=False), batch["target_out"], axis=2, batch_dims=2)
+        targets_only = model.target_log_probabilities(batch, training=False)
+        losses = [tf.reduce_sum(whole), tf.reduce_sum(targets_only)]
+    np.testing.assert_allclose(targets_only.numpy(), whole.numpy(), rtol=1e-5, atol=1e-6)
+    for variable in model.trainable_variables:
+        full, cheap = (tf.convert_to_tensor(tape.gradient(loss, variable)).numpy() for loss in losses)
+        np.testing.assert_allclose(cheap, full, rtol=1e-4, atol=1e-6, err_msg=variable.path)
+
+
 def test_copy_needs_the_attention_decoder_and_implies_a_shared_vocabulary():
     assert ModelConfig(copy=True).shared_vocabulary
     with pytest.raises(OptionError, match="attention"):

@@ -179,6 +179,11 @@ class Decoder(keras.layers.Layer):
         if not self.attends:
             outputs, *_ = self.rnn(inputs, initial_state=self.initial_state(prepared), training=training)
             return self.logits(outputs, None, prepared)
+        return self.predict(*self.attended_steps(inputs, prepared, training), inputs, prepared)
+
+    def attended_steps(self, inputs, prepared, training=False):
+        """(states s_t, contexts c_t, attention weights alpha_t), each [batch, T, ...], of a decoder that attends,
+        fed the recurrent inputs [batch, T, ...]."""
 
         def one_step(state, step_inputs):
             output, context, state, weights = self.recur(step_inputs[0], state, prepared, training)
@@ -186,8 +191,7 @@ class Decoder(keras.layers.Layer):
 
         dtypes = (self.compute_dtype,) * 3
         _, per_step = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(inputs, (1, 0, 2)),), dtypes)
-        outputs, contexts, weights = (ops.transpose(t, (1, 0, 2)) for t in per_step)
-        return self.predict(outputs, contexts, weights, inputs, prepared)
+        return tuple(ops.transpose(t, (1, 0, 2)) for t in per_step)
 
     def unroll(self, target_in, prepared, teacher_forcing, training):
         """Step by step; each step's input token is the true one or the previous prediction."""
@@ -290,6 +294,15 @@ class AttentionDecoder(TokenFedDecoder):
         if not self.copy:
             return logits
         return self.pointer(logits, outputs, contexts, inputs, weights, prepared["source_ids"])
+
+    def target_log_probabilities(self, target_in, target_out, encoded, training=False):
+        """log P(y_t) [batch, T] of the true next tokens target_out, teacher-forced, for a copying decoder: what
+        its loss reads, without the [batch, T, vocab] mixture (PointerGenerator.target_log_probability)."""
+        prepared = self.prepare(encoded)
+        inputs = self.recurrent_input(target_in, prepared)
+        outputs, contexts, weights = self.attended_steps(inputs, prepared, training)
+        return self.pointer.target_log_probability(self.logits(outputs, contexts, prepared), outputs, contexts,
+                                                   inputs, weights, prepared["source_ids"], target_out)
 
     def get_config(self):
         return {**super().get_config(), "copy": self.copy}

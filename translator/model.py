@@ -41,6 +41,12 @@ class Seq2Seq(keras.Model):
         logits = self.decoder(inputs["target_in"], encoded, teacher_forcing=teacher_forcing, training=training)
         return ops.cast(logits, "float32")
 
+    def target_log_probabilities(self, inputs, training=False):
+        """log P(y_t) [batch, T] (float32) of inputs["target_out"], teacher-forced, for a copying model: equal to
+        the log-probabilities `call` gives taken at those tokens, at a fraction of its memory."""
+        encoded = {**self.encoder(inputs["source"], training=training), "source_ids": inputs["source"]}
+        return self.decoder.target_log_probabilities(inputs["target_in"], inputs["target_out"], encoded, training)
+
     # --- what search uses: per-sentence constants, a start state, a step ------------------
     def prepare_decoding(self, source):
         """The decoder's per-sentence constants for a batch of source ids (encoder memory, context, keys)."""

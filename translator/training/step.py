@@ -151,8 +151,7 @@ class TrainStep:
         share = replica_slice(batch)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(share, training=True, teacher_forcing=teacher_forcing if self.scheduled else None)
-            loss = summed_cross_entropy(share["target_out"], logits, share["target_mask"], self.label_smoothing) / tokens
+            loss = self._summed_loss(share, training=True, teacher_forcing=teacher_forcing) / tokens
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
         context = tf.distribute.get_replica_context()
@@ -171,5 +170,14 @@ class TrainStep:
 
     def _dev_step(self, batch):
         tokens = tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32))
-        logits = self.model(batch, training=False)
-        return summed_cross_entropy(batch["target_out"], logits, batch["target_mask"]), tokens
+        return self._summed_loss(batch, training=False), tokens
+
+    def _summed_loss(self, batch, training: bool, teacher_forcing=None):
+        """The batch's cross-entropy summed over its real target tokens (label smoothing in training only). A
+        copying model fed the true tokens reads log P at the targets alone (Seq2Seq.target_log_probabilities)."""
+        label_smoothing = self.label_smoothing if training else 0.0
+        if self.model.config.copy and not (training and (self.scheduled or label_smoothing)):
+            log_p = self.model.target_log_probabilities(batch, training=training)
+            return -tf.reduce_sum(tf.where(batch["target_mask"], log_p, 0.0))
+        logits = self.model(batch, training=training, teacher_forcing=teacher_forcing if self.scheduled else None)
+        return summed_cross_entropy(batch["target_out"], logits, batch["target_mask"], label_smoothing)
