@@ -271,9 +271,10 @@ def load_translator(model_dir):
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
-def fast_translator(model_dir, given):
+def fast_translator(model_dir, given, few_sentences: bool):
     """The model's translate graph from the cache (fast_start.py) for this search setting, or None where it is not
-    cached yet (or the folder has a problem, which the full load then reports)."""
+    cached yet (or the folder has a problem, which the full load then reports). `few_sentences` (given as
+    arguments, not --input) skips the graph optimizer, which costs more than it saves over one batch."""
     from translator.config import SearchConfig
     from translator.errors import TranslatorError
     from translator.fast_start import cached_translator
@@ -282,7 +283,8 @@ def fast_translator(model_dir, given):
     run_dir = RunDir(model_dir or DEFAULT_MODEL)
     try:
         search = (run_dir.load_search() or SearchConfig()).with_given(*given)
-        return cached_translator(run_dir, search, run_dir.load_config().training.max_length)
+        return cached_translator(run_dir, search, run_dir.load_config().training.max_length,
+                                 optimize=not few_sentences)
     except TranslatorError:
         return None
 
@@ -337,7 +339,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         raise OptionError("--batch-size must be at least 1")
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
-    translator = fast_translator(model_dir, given) if plain else None
+    translator = fast_translator(model_dir, given, few_sentences=input_file is None) if plain else None
     to_cache = plain and translator is None
     if translator is None:
         translator = load_translator(model_dir)

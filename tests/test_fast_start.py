@@ -60,7 +60,11 @@ def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_
     full = translate("--beam-size", "3")  # builds the model, then caches its graph
     assert len(entries(cache)) == 1
     beam_entry = cache / entries(cache)[0]
-    assert translate("--beam-size", "3") == full  # from the cache
+    assert translate("--beam-size", "3") == full  # from the cache, without the graph optimizer (a few sentences)
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(line + "\n" for line in LINES))
+    from_file = run_cli("translate", "--model-dir", model, "--input", lines, "--beam-size", "3")  # optimized
+    assert from_file.returncode == 0 and from_file.stdout == full
     assert len(entries(cache)) == 1
     translate("--greedy")  # another setting: another entry
     assert len(entries(cache)) == 2
