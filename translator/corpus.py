@@ -260,7 +260,7 @@ def split_corpus(pairs: pd.DataFrame, dev_size: float, test_size: float, seed: i
     """
     groups = sentence_groups(pairs)
     group_sizes = np.bincount(groups)
-    quotas = {name: _pair_count(size, len(pairs)) for name, size in (("test", test_size), ("dev", dev_size))}
+    quotas = {name: pair_count(size, len(pairs)) for name, size in (("test", test_size), ("dev", dev_size))}
     filled = dict.fromkeys(quotas, 0)
     split_of_group = np.full(len(group_sizes), "train", dtype=object)
     for group in np.random.default_rng(seed).permutation(len(group_sizes)):
@@ -275,7 +275,8 @@ def split_corpus(pairs: pd.DataFrame, dev_size: float, test_size: float, seed: i
     return {name: pairs[split_of_pair == name].reset_index(drop=True) for name in ("train", "dev", "test")}
 
 
-def _pair_count(size: float, total: int) -> int:
+def pair_count(size: float, total: int) -> int:
+    """A split size as a pair count: a fraction below 1 of `total`, else a count."""
     if size < 0:
         raise OptionError(f"a split size must not be negative, got {size}")
     return int(round(size * total)) if size < 1 else int(size)

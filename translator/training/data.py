@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from translator.config import STREAM_ABOVE_MB, RunConfig
-from translator.corpus import count_lines, read_corpus, split_corpus, stream_corpus
+from translator.corpus import count_lines, pair_count, read_corpus, split_corpus, stream_corpus
 from translator.entity_swap import corpus_names, swap_entities
 from translator.errors import TranslatorError
 from translator.files import check_input_path
@@ -106,7 +106,7 @@ def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tok
         dev_pairs = read_corpus(dev, config.data).pairs
         held_out = None
     else:
-        splits = split_corpus(sample, dev_size=min(_pairs_of(t.dev_size, lines), len(sample) // 2), test_size=0,
+        splits = split_corpus(sample, dev_size=min(pair_count(t.dev_size, lines), len(sample) // 2), test_size=0,
                               seed=t.seed)
         sample, dev_pairs = splits["train"], splits["dev"]
         held_out = (set(dev_pairs["source"]), set(dev_pairs["target"]))
@@ -153,8 +153,3 @@ def corpus_sample(corpus: Path, config: RunConfig, lines: int) -> pd.DataFrame:
     chunks = [chunk[np.isin(chunk["line"].to_numpy(), wanted)]
               for chunk in stream_corpus(corpus, config.data, CHUNK_PAIRS)]
     return pd.concat(chunks, ignore_index=True)
-
-
-def _pairs_of(size: float, total: int) -> int:
-    """`dev_size` as a pair count: a fraction below 1 of `total`, else a count."""
-    return int(round(size * total)) if size < 1 else int(size)

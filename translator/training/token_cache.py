@@ -4,7 +4,8 @@ The pairs are dealt at random into windows of about WINDOW_PAIRS pairs, each a f
 and lengths; an epoch visits the windows in an order fixed by (seed, epoch) and cuts each one into
 length-sorted batches exactly as the in-memory pipeline cuts the whole corpus (`pipeline.batch_members`).
 Memory holds one window at a time (65,536 pairs of ~10 tokens a side: about 3 MB), whatever the corpus size,
-and padding stays as low as with whole-corpus sorting (65,536 pairs hold every common length many times).
+and padding stays nearly as low as with whole-corpus sorting: on spa-eng's training split (2 windows), 0.25 % of
+target positions against 0.13 % in memory (55.8 % in random batches).
 """
 
 from __future__ import annotations
