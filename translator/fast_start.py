@@ -61,7 +61,7 @@ class CachedTranslator:
         if not optimize:
             # TensorFlow's graph optimizer (grappler) runs when the loaded graph is first called: over a handful of
             # sentences it costs more than it saves (measured: the first translation 0.7 s sooner without it, and
-            # 600 sentences 7 % slower). The switch is process-wide: for a process that translates and ends.
+            # translating 600 sentences 5 % slower). The switch is process-wide: for a process that translates and ends.
             tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         loaded = tf.saved_model.load(str(folder))
         self._search, self._count = loaded.signatures["translate"], loaded.signatures["token_counts"]
