@@ -109,5 +109,5 @@ def save_to_cache(translator, run_dir: RunDir, search: SearchConfig) -> None:
         if entry.exists():  # a damaged entry
             shutil.rmtree(entry)
         export_saved_model(translator, entry, search)
-    except (OSError, TranslatorError):  # unwritable, or another process just wrote it
+    except (OSError, TranslatorError, tf.errors.OpError):  # unwritable, or another process writing it at once
         return
