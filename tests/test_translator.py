@@ -47,6 +47,22 @@ def test_output_does_not_depend_on_the_batch(translator, toy_pairs, search):
         assert scores(size) == pytest.approx(scores(1), abs=1e-5)
 
 
+def test_one_graph_serves_every_length_penalty(toy_model, toy_pairs):
+    """The penalty is an input of the traced search: a second penalty traces nothing new and gives what a
+    translator that only ever saw that penalty gives."""
+    sentences = list(toy_pairs.source[:20]) + ["¿Dónde está el perro grande?"]
+    shared = Translator.load(toy_model)
+    shared.translate(sentences, SearchConfig(beam_size=3, length_penalty=0.0))
+    traced = len(shared._compiled)
+    penalised = shared.translate(sentences, SearchConfig(beam_size=3, length_penalty=1.5))
+    assert len(shared._compiled) == traced
+    alone = Translator.load(toy_model).translate(sentences, SearchConfig(beam_size=3, length_penalty=1.5))
+    assert [t.alternatives for t in penalised] == [t.alternatives for t in alone]
+    unpenalised = shared.translate(sentences, SearchConfig(beam_size=3, length_penalty=0.0))
+    gains = [a.score - b.score for a, b in zip(penalised, unpenalised)]  # log-probabilities / ((5 + L) / 6) ** 1.5
+    assert min(gains) >= 0 and gains[-1] > 0  # the unseen sentence's log-probability is surely below 0
+
+
 def test_empty_sentence_gives_empty_output(translator):
     outputs = translator.translate(["", "Estoy aquí.", "   "])
     assert [o.text for o in outputs] == ["", "I am here.", ""]

@@ -7,7 +7,7 @@ tf.function per search setting, so a batch costs one call from Python.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +55,10 @@ class Translator:
         limits = tf.minimum(self.length_limit.limits(ids.row_lengths() - 2), self.max_length + 2)
         return ids.to_tensor(PAD_ID), limits, truncated
 
-    def _search_ids(self, texts, search: SearchConfig):
-        """(source ids [batch, S], output ids [batch, n, L] padded with END, scores [batch, n], truncated [batch])."""
+    def _search_ids(self, texts, search: SearchConfig, length_penalty=None):
+        """(source ids [batch, S], output ids [batch, n, L] padded with END, scores [batch, n], truncated [batch]);
+        `length_penalty` (a scalar tensor), where given, replaces the search's."""
+        length_penalty = search.length_penalty if length_penalty is None else length_penalty
         source, max_lengths, truncated = self.encode_source(texts)
         model = self.model
         prepared = model.prepare_decoding(source)
@@ -67,7 +69,7 @@ class Translator:
         prepared = tile_beams(prepared, search.beam_size)
         coverage = search.coverage_penalty > 0 and self.has_attention
         tokens, scores = beam_search(model.step_function(prepared, coverage), model.initial_state(prepared, coverage),
-                                     max_lengths, START_ID, END_ID, search.beam_size, search.length_penalty,
+                                     max_lengths, START_ID, END_ID, search.beam_size, length_penalty,
                                      search.n_best, search.no_repeat_ngram_size,
                                      search.coverage_penalty if coverage else 0.0)
         return source, tokens, scores, truncated
@@ -76,14 +78,14 @@ class Translator:
         batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
         return tf.reshape(self.target_tokenizer.detokenize(tf.reshape(tokens, [batch * n, -1])), [batch, n])
 
-    def _search(self, texts, search: SearchConfig):
-        _, tokens, scores, truncated = self._search_ids(texts, search)
+    def _search(self, texts, search: SearchConfig, length_penalty):
+        _, tokens, scores, truncated = self._search_ids(texts, search, length_penalty)
         return self._detokenize(tokens), scores, truncated
 
-    def _search_with_attention(self, texts, search: SearchConfig):
+    def _search_with_attention(self, texts, search: SearchConfig, length_penalty):
         """The search, then the attention weights of its best hypothesis: a teacher-forced pass over the very
         token ids the search chose (the same inputs and states as its steps), never a re-tokenized text."""
-        source, tokens, scores, truncated = self._search_ids(texts, search)
+        source, tokens, scores, truncated = self._search_ids(texts, search, length_penalty)
         best = tokens[:, 0]
         target_in = tf.concat([tf.fill([tf.shape(best)[0], 1], START_ID), best[:, :-1]], axis=1)
         weights = self.model.decoder.attention_weights(target_in, self.model.prepare_decoding(source))
@@ -92,13 +94,18 @@ class Translator:
     def compiled(self, search: SearchConfig, with_attention: bool = False):
         """The tf.function for one search setting:
         strings [batch] -> (texts [batch, n], scores [batch, n], truncated [batch]), and with_attention
-        also (source ids [batch, S], best output ids [batch, L], weights [batch, L, S])."""
-        key = (search, with_attention)
+        also (source ids [batch, S], best output ids [batch, L], weights [batch, L, S]).
+
+        The length penalty is an input of the graph, not part of its key: choosing the search on dev over a
+        grid of penalties traces each beam size once (tracing a beam search takes seconds)."""
+        key = (replace(search, length_penalty=0.0), with_attention)
         if key not in self._compiled:
             run = self._search_with_attention if with_attention else self._search
-            self._compiled[key] = tf.function(lambda texts: run(texts, search),
-                                              input_signature=[tf.TensorSpec([None], tf.string)])
-        return self._compiled[key]
+            self._compiled[key] = tf.function(lambda texts, alpha: run(texts, search, alpha),
+                                              input_signature=[tf.TensorSpec([None], tf.string),
+                                                               tf.TensorSpec([], tf.float32)])
+        traced, alpha = self._compiled[key], tf.constant(search.length_penalty, tf.float32)
+        return lambda texts: traced(texts, alpha)
 
     # --- the Python API --------------------------------------------------------------
     @functools.cached_property

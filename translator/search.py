@@ -117,7 +117,8 @@ def coverage_penalty(coverage, beta: float):
 
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
                 alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, beta: float = 0.0):
-    """Beam search with finished hypotheses kept apart and never extended.
+    """Beam search with finished hypotheses kept apart and never extended. `alpha` may be a tensor, so that one
+    graph serves every length penalty.
 
     initial_state: nest of [batch * beam, ...] (see `tile_beams`); max_lengths [batch].
     Returns (tokens [batch, n_best, L], scores [batch, n_best]); a score is the
@@ -165,7 +166,7 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         return step + 1, alive_seq, alive_log_probs, state, finished_seq, finished_scores
 
     def should_continue(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
-        best_possible = alive_log_probs[:, 0] / length_penalty(limit, alpha) if alpha > 0 else alive_log_probs[:, 0]
+        best_possible = alive_log_probs[:, 0] / length_penalty(limit, alpha)  # alpha may be a tensor (>= 0)
         worst_kept = finished_scores[:, n_best - 1]
         return (step < limit) & ~tf.reduce_all(worst_kept >= best_possible)
 
