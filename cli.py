@@ -8,7 +8,9 @@ traceback and TensorFlow's own logging instead.
 
 from __future__ import annotations
 
+import collections
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -158,14 +160,20 @@ def run_options(exclude=()):
 @click.option("--force", is_flag=True, help="Train a new model over the one in --model-dir.")
 def train(corpus, model_dir, dev, resume, force, **options):
     """Train a model on CORPUS (TSV, CSV or Anki .zip) into --model-dir."""
-    load_tensorflow()
     from translator.config import RunConfig
-    from translator.training import train as run_training
+    from translator.folder import RunDir
 
+    # bad values and a folder train cannot use are refused before TensorFlow's import (seconds); in a
+    # multi-worker run (TF_CONFIG) the others may see the chief's first files, so only train() checks that
     config = RunConfig.from_options(options)
     overrides = {k: options[k] for k in ("epochs", "max_minutes", "max_steps", "devices")}
+    requested = given_options()
+    RunDir(model_dir).check_for_training(config, resume, force or "TF_CONFIG" in os.environ, requested - set(overrides))
+    load_tensorflow()
+    from translator.training import train as run_training
+
     run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo,
-                 overrides=overrides, requested=given_options())
+                 overrides=overrides, requested=requested)
 
 
 def given_options() -> set[str]:
@@ -204,16 +212,17 @@ def comma_list(kind):
 @run_options(exclude=("decoder", "cell"))
 def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, length_penalties, quick, **options):
     """Train each decoder (and cell, and seed) on identical data, sizes and budget, then score them side by side."""
-    load_tensorflow()
-    from translator.compare import compare as run_compare
     from translator.config import ModelConfig, RunConfig
     from translator.options import choices_of
 
-    decoders = checked_names("--decoders", decoders, choices_of(ModelConfig, "decoder"))
-    cells = checked_names("--cells", cells, choices_of(ModelConfig, "cell")) if cells else [ModelConfig.cell]
     if quick:
         apply_quick_preset(options)
-    config = RunConfig.from_options(options)
+    config = RunConfig.from_options(options)  # a bad value is refused before TensorFlow's import (seconds)
+    load_tensorflow()
+    from translator.compare import compare as run_compare
+
+    decoders = checked_names("--decoders", decoders, choices_of(ModelConfig, "decoder"))
+    cells = checked_names("--cells", cells, choices_of(ModelConfig, "cell")) if cells else [ModelConfig.cell]
     run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
                 length_penalties=length_penalties, quick=quick, echo=click.echo)
     click.echo((out_dir / "results.md").read_text())
@@ -327,17 +336,22 @@ def batches_of(items, size):
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
               no_repeat_ngram_size, coverage_penalty, batch_size, as_json, with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
-    from translator.sentences import check_input_file
-
-    if input_file is not None:
-        check_input_file(input_file)
-    load_tensorflow()
+    from translator.config import SearchConfig
     from translator.errors import OptionError
-    from translator.translation import translation_record
+    from translator.folder import RunDir
+    from translator.sentences import read_sentences as read_lines
 
+    # what can be refused without the model is, before TensorFlow's import (seconds)
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
+    (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given)  # impossible values
+    sentences = read_sentences(sentences, input_file, skip_bad_lines)
+    if input_file not in (None, "-") and not skip_bad_lines:
+        collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
+    load_tensorflow()
+    from translator.translation import translation_record
+
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
     translator = fast_translator(model_dir, given, few_sentences=input_file is None) if plain else None
     to_cache = plain and translator is None
@@ -348,7 +362,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
     first_alignment = None
-    for number, batch in enumerate(batches_of(read_sentences(sentences, input_file, skip_bad_lines), batch_size)):
+    for number, batch in enumerate(batches_of(sentences, batch_size)):
         if with_attention or (plot_attention and number == 0):
             results = translator.translate_with_attention(batch, search)
             first_alignment = first_alignment or (batch[0], results[0][1])
@@ -387,6 +401,12 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
     TEST_FILE is read in the direction the model was trained in; each unique
     source sentence is translated once and scored against all its references.
     """
+    from translator.corpus import read_corpus
+    from translator.folder import RunDir
+
+    run_dir = RunDir(model_dir or DEFAULT_MODEL)
+    # a bad test file is refused before TensorFlow's import (seconds), read in the model's direction
+    test_pairs = read_corpus(test_file, run_dir.load_config().data).pairs if run_dir.holds_model() else None
     load_tensorflow()
     from translator.evaluate import evaluate as run_evaluation
     from translator.evaluate import format_report
@@ -394,7 +414,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
     translator = load_translator(model_dir)
     search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
                                        coverage_penalty)
-    report = run_evaluation(translator, test_file, search, output, with_fidelity)
+    report = run_evaluation(translator, test_file, search, output, with_fidelity, test_pairs)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

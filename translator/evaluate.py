@@ -73,10 +73,13 @@ def translate_all(translator: Translator, sources: list[str], search: SearchConf
 
 
 def evaluate(translator: Translator, test_file: Path, search: SearchConfig, output: Path | None = None,
-             with_fidelity: bool = False) -> dict:
+             with_fidelity: bool = False, test_pairs: pd.DataFrame | None = None) -> dict:
     """Translate the test file's unique sources in the model's direction and score them; `with_fidelity` adds
-    entity fidelity and the repetition rate (fidelity.py), with the sentences that failed them."""
-    test = ReferenceSet.from_pairs(read_corpus(test_file, translator.config.data).pairs)
+    entity fidelity and the repetition rate (fidelity.py), with the sentences that failed them. `test_pairs`:
+    the file as already read in the model's direction."""
+    if test_pairs is None:
+        test_pairs = read_corpus(test_file, translator.config.data).pairs
+    test = ReferenceSet.from_pairs(test_pairs)
     hypotheses, seconds = translate_all(translator, test.sources, search)
     if output is not None:
         write_text_atomically(output, "".join(f"{s}\t{h}\n" for s, h in zip(test.sources, hypotheses)))

@@ -89,6 +89,26 @@ class RunDir:
     def holds_model(self) -> bool:
         return (self / CONFIG).exists()
 
+    def check_for_training(self, config, resume: bool, force: bool, requested=frozenset()) -> None:
+        """Refuse what `train` cannot do here, before any work: resuming without a whole checkpoint and config,
+        or with `requested` options (names) that differ from the saved run's in `config`; training a new
+        model over one without `force`."""
+        from translator.config import changed_options
+        from translator.errors import OptionError
+
+        if not resume:
+            if self.holds_model() and not force:
+                raise OptionError(f"{self} already holds a model; use `resume` to continue it, "
+                                  "`force` to train a new one over it, or another `model_dir`")
+            return
+        if self.checkpoint_folder() is None:
+            raise OptionError(f"{self}: no checkpoint to resume from")
+        changed = changed_options(self.load_config(), config, requested)
+        if changed:
+            raise OptionError(f"{self}: `resume` continues the saved run, but these options differ from it: "
+                              f"{', '.join(changed)}; drop them, or train a new model with `force`")
+        self.load_checkpoint()
+
     # --- config, tokenizers, weights ------------------------------------------------------
     def load_config(self):
         from translator.config import RunConfig

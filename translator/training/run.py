@@ -9,10 +9,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from translator.config import RunConfig, TrainingConfig, changed_options
+from translator.config import RunConfig, TrainingConfig
 from translator.evaluate import ReferenceSet
 from translator.files import write_text_atomically
-from translator.errors import OptionError
 from translator.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
 from translator.search_choice import choose_search
 from translator.length_limit import LengthLimit
@@ -44,15 +43,10 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     """
     strategy = strategy_for((overrides or {}).get("devices", config.training.devices))  # before any TF op
     saved_run, chief = RunDir(model_dir), strategy.extended.should_checkpoint  # False: a non-chief worker
+    # the other workers may see the chief's first files: as if forced
+    saved_run.check_for_training(config, resume, force or not chief, set(requested) - set(overrides or ()))
     if resume:
-        if saved_run.checkpoint_folder() is None:
-            raise OptionError(f"{saved_run}: no checkpoint to resume from")
-        saved = saved_run.load_config()
-        refuse_changed_options(saved, config, set(requested) - set(overrides or ()), saved_run)
-        config, tokenizers = saved, saved_run.load_tokenizers()
-    elif chief and saved_run.holds_model() and not force:  # the others may see the chief's first files
-        raise OptionError(f"{saved_run} already holds a model; use `resume` to continue it, "
-                          "`force` to train a new one over it, or another `model_dir`")
+        config, tokenizers = saved_run.load_config(), saved_run.load_tokenizers()
     run_dir = saved_run if chief else worker_folder(saved_run if resume else None)
     if not chief:
         echo, reporters = (lambda *_: None), []
@@ -110,11 +104,3 @@ def worker_folder(resumed: RunDir | None) -> RunDir:
     if resumed is not None:
         shutil.copytree(resumed.checkpoint_folder(), folder / CHECKPOINT)
     return folder
-
-
-def refuse_changed_options(saved: RunConfig, given: RunConfig, requested: set[str], run_dir: RunDir):
-    """A resume continues the saved run as configured: an option given with another value is an error."""
-    changed = changed_options(saved, given, requested)
-    if changed:
-        raise OptionError(f"{run_dir}: `resume` continues the saved run, but these options differ from it: "
-                          f"{', '.join(changed)}; drop them, or train a new model with `force`")
