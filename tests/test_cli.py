@@ -118,7 +118,7 @@ def test_real_corpus_check_against_test_split_reports_no_overlap(corpora):
     assert overlap["shared_source_sentences"] == overlap["shared_target_sentences"] == overlap["shared_pairs"] == 0
 
 
-TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8"]
+TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8", "--no-tune-search"]
 
 
 @pytest.mark.slow
