@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,27 +115,12 @@ def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tok
         echo(f"learning vocabularies from a sample of {len(sample):,} pairs ...")
         tokenizers = learn_tokenizers(sample, config)
     source_tokenizer, target_tokenizer = tokenizers
-    names = corpus_names(sample) if t.swap_entities else None
-    longest = {"characters": 0, "line": 0}
-    swapped = [0]
-
-    def training_chunks():
-        for index, chunk in enumerate(stream_corpus(corpus, config.data, CHUNK_PAIRS)):
-            if held_out is not None:
-                chunk = chunk[~(chunk["source"].isin(held_out[0]) | chunk["target"].isin(held_out[1]))]
-            if t.swap_entities:
-                chunk, count = swap_entities(chunk, t.swap_entities, t.seed + index, names)
-                swapped[0] += count
-            characters = chunk["source"].str.len() + chunk["target"].str.len()
-            if len(chunk) and characters.max() > longest["characters"]:
-                longest.update(characters=int(characters.max()), line=int(chunk["line"].iloc[characters.argmax()]))
-            yield chunk
-
+    chunks = TrainingChunks(corpus, config, held_out, corpus_names(sample) if t.swap_entities else None)
     echo(f"tokenizing the corpus into {cache_folder} ...")
-    train = build_token_cache(cache_folder, training_chunks(), lines, source_tokenizer, target_tokenizer,
+    train = build_token_cache(cache_folder, chunks, lines, source_tokenizer, target_tokenizer,
                               t.max_length, t.truncate, t.seed)
     if t.swap_entities:
-        echo(f"invented names and numbers in {swapped[0]:,} training pairs (--swap-entities {t.swap_entities:g})")
+        echo(f"invented names and numbers in {chunks.swapped:,} training pairs (--swap-entities {t.swap_entities:g})")
     encoded_dev = encode_pairs(dev_pairs, source_tokenizer, target_tokenizer, t.max_length, t.truncate)
     if len(train) < MIN_TRAINING_PAIRS or len(encoded_dev) == 0:
         raise TranslatorError(f"{corpus}: {len(train)} training and {len(encoded_dev)} dev pair(s) fit `max_length` "
@@ -142,8 +128,32 @@ def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tok
     echo(f"train: {train.summary()}; dev: {encoded_dev.summary()}; "
          f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
     return Data(train, encoded_dev, source_tokenizer, target_tokenizer,
-                f"line {longest['line']} ({longest['characters']} characters)", str(Path(corpus).resolve()),
+                f"line {chunks.longest_line} ({chunks.longest_characters} characters)", str(Path(corpus).resolve()),
                 None if dev is None else str(Path(dev).resolve()), dev_pairs)
+
+
+class TrainingChunks:
+    """The training pairs of a streamed corpus, CHUNK_PAIRS at a time: without those sharing a sentence with a
+    `held_out` dev split (source and target sets), entities swapped among `names` where the run asks for it.
+    After a pass it holds what the run reports: pairs swapped, and the longest pair's line and length."""
+
+    def __init__(self, corpus: Path, config: RunConfig, held_out: tuple[set, set] | None, names):
+        self.corpus, self.config, self.held_out, self.names = corpus, config, held_out, names
+        self.swapped = self.longest_line = self.longest_characters = 0
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        t = self.config.training
+        for index, chunk in enumerate(stream_corpus(self.corpus, self.config.data, CHUNK_PAIRS)):
+            if self.held_out is not None:
+                chunk = chunk[~(chunk["source"].isin(self.held_out[0]) | chunk["target"].isin(self.held_out[1]))]
+            if t.swap_entities:
+                chunk, count = swap_entities(chunk, t.swap_entities, t.seed + index, self.names)
+                self.swapped += count
+            characters = chunk["source"].str.len() + chunk["target"].str.len()
+            if len(chunk) and characters.max() > self.longest_characters:
+                self.longest_characters = int(characters.max())
+                self.longest_line = int(chunk["line"].iloc[characters.argmax()])
+            yield chunk
 
 
 def corpus_sample(corpus: Path, config: RunConfig, lines: int) -> pd.DataFrame:
