@@ -2,7 +2,7 @@
 """Where the time goes: the TensorFlow profiler around training steps or greedy decoding,
 summed by op type into a table.
 
-    python bench/op_profile.py train --decoder attention [--config tutorial] [--steps 20]
+    python bench/op_profile.py train --decoder attention [--config tutorial] [--steps 20] [--precision bfloat16]
     python bench/op_profile.py decode [--model-dir DIR] [--sentences 512] [--beam-size 1]
 
 The trace (an .xplane.pb, readable by TensorBoard's profile plugin) stays in
@@ -78,8 +78,10 @@ def main():
 @click.option("--config", "config_name", default="tutorial", show_default=True, type=click.Choice(list(CONFIGS)))
 @click.option("--steps", default=20, show_default=True)
 @click.option("--top", default=15, show_default=True)
-def train(decoder, config_name, steps, top):
-    train_step, batches, _, _ = training_setup(config_name, decoder)
+@click.option("--precision", default="float32", show_default=True,
+              type=click.Choice(["float32", "bfloat16", "mixed_float16", "auto"]))
+def train(decoder, config_name, steps, top, precision):
+    train_step, batches, _, _ = training_setup(config_name, decoder, precision)
     for _ in range(10):
         train_step.train(next(batches))
     timed = [next(batches) for _ in range(steps)]
@@ -89,7 +91,8 @@ def train(decoder, config_name, steps, top):
             train_step.train(batch)
 
     wall = profiled(section, PROFILE_DIR / f"train-{decoder}")
-    report(op_table(PROFILE_DIR / f"train-{decoder}", top), wall, f"{steps} training steps, {decoder}, {config_name} sizes")
+    report(op_table(PROFILE_DIR / f"train-{decoder}", top), wall,
+           f"{steps} training steps, {decoder}, {config_name} sizes, {precision}")
 
 
 @main.command()
