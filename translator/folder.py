@@ -107,7 +107,7 @@ class RunDir:
         if changed:
             raise OptionError(f"{self}: `resume` continues the saved run, but these options differ from it: "
                               f"{', '.join(changed)}; drop them, or train a new model with `force`")
-        self.load_checkpoint()
+        self.load_checkpoint(read_arrays=False)
 
     # --- config, tokenizers, weights ------------------------------------------------------
     def load_config(self):
@@ -224,8 +224,9 @@ class RunDir:
             np.savez(partial / "variables.npz", **arrays)
             (partial / "progress.json").write_text(json.dumps(progress), encoding="utf-8")
 
-    def load_checkpoint(self) -> tuple[dict, dict]:
-        """(arrays by name, progress), or a TranslatorError naming the missing or damaged file."""
+    def load_checkpoint(self, read_arrays: bool = True) -> tuple[dict, dict]:
+        """(arrays by name, progress), or a TranslatorError naming the missing or damaged file. Without
+        `read_arrays`, a check: only the index of variables.npz is read (a cut file has none), arrays {}."""
         import numpy as np
 
         folder = self.checkpoint_folder() or self / CHECKPOINT
@@ -234,7 +235,7 @@ class RunDir:
             progress = json.loads(path.read_text(encoding="utf-8"))
             path = folder / "variables.npz"
             with np.load(path) as saved:
-                arrays = {name: saved[name] for name in saved.files}
+                arrays = {name: saved[name] for name in saved.files} if read_arrays else {}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # a truncated .npz is a bad zip
             problem = "missing" if isinstance(error, FileNotFoundError) else f"damaged ({error})"
             raise TranslatorError(f"{path}: {problem}; cannot resume from this checkpoint") from None
