@@ -280,18 +280,16 @@ def load_translator(model_dir):
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
-def fast_translator(model_dir, given, few_sentences: bool):
+def fast_translator(model_dir, search, few_sentences: bool):
     """The model's translate graph from the cache (fast_start.py) for this search setting, or None where it is not
     cached yet (or the folder has a problem, which the full load then reports). `few_sentences` (given as
     arguments, not --input) skips the graph optimizer, which costs more than it saves over one batch."""
-    from translator.config import SearchConfig
     from translator.errors import TranslatorError
     from translator.fast_start import cached_translator
     from translator.folder import RunDir
 
     run_dir = RunDir(model_dir or DEFAULT_MODEL)
     try:
-        search = (run_dir.load_search() or SearchConfig()).with_given(*given)
         return cached_translator(run_dir, search, run_dir.load_config().training.max_length,
                                  optimize=not few_sentences)
     except TranslatorError:
@@ -345,7 +343,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     if batch_size < 1:
         raise OptionError("--batch-size must be at least 1")
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
-    (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given)  # impossible values
+    # what is not given comes from the model's search.json, as Translator.search_setting has it
+    search = (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given)
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
@@ -353,11 +352,10 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     from translator.translation import translation_record
 
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
-    translator = fast_translator(model_dir, given, few_sentences=input_file is None) if plain else None
+    translator = fast_translator(model_dir, search, few_sentences=input_file is None) if plain else None
     to_cache = plain and translator is None
     if translator is None:
         translator = load_translator(model_dir)
-    search = translator.search_setting(*given)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
