@@ -69,3 +69,35 @@ def dtype_policy(policy: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def weights_cast_once(model):
+    """Inside, the model's trainable variables read as tensors already in its compute dtype.
+
+    Keras' mixed policies cast a variable at each read, and a read inside a loop over time is a read per
+    step, forward and backward: a bfloat16 training step of the attention decoder ran 281 Cast ops. Cast
+    here, once, the loops reuse the cast tensors, and gradients reach the variables through that one cast
+    (a loop's gradient for them then adds up in the compute dtype: a GRU's gradient over 30 steps was
+    0.8-1.0 % off float32's, against 0.7-0.9 % with a cast per step). Nothing changes where the compute and
+    variable dtypes agree (float32). Built on keras.StatelessScope, which maps variables to values; what a
+    layer assigns inside (a random seed's state) is written to its variable on the way out.
+    """
+    import keras
+    from keras import ops
+
+    policy = model.dtype_policy
+    if policy.compute_dtype == policy.variable_dtype:
+        yield
+        return
+    cast = model.trainable_variables
+    scope = keras.StatelessScope()
+    for variable in cast:  # add_update keeps the value as given (a mapping passed to the constructor is cast back)
+        scope.add_update((variable, ops.cast(variable, policy.compute_dtype)))
+    with scope:
+        yield
+    cast_ids = {id(variable) for variable in cast}
+    for variable in model.variables:
+        value = scope.get_current_value(variable)
+        if id(variable) not in cast_ids and value is not None:
+            variable.assign(value)

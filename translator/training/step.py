@@ -150,7 +150,7 @@ class TrainStep:
         """One replica's share: its slice's loss over the whole batch's `tokens`, gradients summed over replicas."""
         share = replica_slice(batch)
         variables = self.model.trainable_variables
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, precision.weights_cast_once(self.model):
             loss = self._summed_loss(share, training=True, teacher_forcing=teacher_forcing) / tokens
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
@@ -170,7 +170,8 @@ class TrainStep:
 
     def _dev_step(self, batch):
         tokens = tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32))
-        return self._summed_loss(batch, training=False), tokens
+        with precision.weights_cast_once(self.model):
+            return self._summed_loss(batch, training=False), tokens
 
     def _summed_loss(self, batch, training: bool, teacher_forcing=None):
         """The batch's cross-entropy summed over its real target tokens (label smoothing in training only). A
