@@ -332,7 +332,7 @@ def batches_of(items, size):
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
-              no_repeat_ngram_size, coverage_penalty, batch_size, as_json, with_attention, plot_attention):
+              no_repeat_ngram_size, coverage_penalty, whole_words, batch_size, as_json, with_attention, plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.config import SearchConfig
     from translator.errors import OptionError
@@ -344,7 +344,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         raise OptionError("--batch-size must be at least 1")
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
     # what is not given comes from the model's search.json, as Translator.search_setting has it
-    search = (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given)
+    search = (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given,
+                                                                                           whole_words=whole_words)
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
@@ -392,8 +393,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 @click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
-def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty, as_json,
-             output, with_fidelity):
+def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty,
+             whole_words, as_json, output, with_fidelity):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -411,7 +412,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
 
     translator = load_translator(model_dir)
     search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
-                                       coverage_penalty)
+                                       coverage_penalty, whole_words)
     report = run_evaluation(translator, test_file, search, output, with_fidelity, test_pairs)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -500,7 +501,7 @@ def shrink(model_dir):
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
 @search_options(greedy=False)
-def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, coverage_penalty):
+def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, coverage_penalty, whole_words):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 
     It loads with plain TensorFlow and tensorflow-text, without this package.
@@ -510,7 +511,8 @@ def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, cove
 
     translator = load_translator(model_dir)
     path = export_saved_model(translator, out, translator.search_setting(beam_size, length_penalty, 1,
-                                                                         no_repeat_ngram_size, coverage_penalty))
+                                                                         no_repeat_ngram_size, coverage_penalty,
+                                                                         whole_words))
     click.echo(f"saved {path}; signature 'translate': sentences (strings) -> translation, score")
 
 

@@ -233,8 +233,7 @@ def attending_markov(table, attention):
     weights = tf.constant(attention, tf.float32)
 
     def step(tokens, state):
-        dummy, coverage = state
-        return tf.gather(log_table, tokens), (dummy, coverage + tf.gather(weights, tokens))
+        return tf.gather(log_table, tokens), {**state, "coverage": state["coverage"] + tf.gather(weights, tokens)}
 
     return step
 
@@ -246,7 +245,7 @@ def test_the_coverage_penalty_prefers_the_hypothesis_that_read_every_source_word
     attention = np.zeros((VOCAB, 3))
     attention[START], attention[A], attention[B] = [1, 0, 0], [0, 0.2, 0], [0, 1, 0]
     k = 3
-    start = (dummy_state(k), tf.constant([[0.0, 0.0, 1.0]] * k))
+    start = {"decoder": dummy_state(k), "coverage": tf.constant([[0.0, 0.0, 1.0]] * k)}
 
     def best(beta):
         tokens, scores = beam_search(attending_markov(table, attention), start, tf.constant([5]), START, END,
@@ -262,8 +261,8 @@ def test_a_models_coverage_is_the_attention_it_paid_with_padding_counted_as_read
     model.build_with_dummy_batch()
     source = np.array([[1, 5, 6, 2], [1, 7, 2, 0]], "int32")
     prepared = model.prepare_decoding(source)
-    step, state = model.step_function(prepared, with_coverage=True), model.initial_state(prepared, with_coverage=True)
-    np.testing.assert_array_equal(state[1].numpy(), [[0, 0, 0, 0], [0, 0, 0, 1]])
+    step, state = model.step_function(prepared), model.initial_state(prepared, with_coverage=True)
+    np.testing.assert_array_equal(state["coverage"].numpy(), [[0, 0, 0, 0], [0, 0, 0, 1]])
     for token in (START, A, B):
         _, state = step(tf.constant([token, token]), state)
-    np.testing.assert_allclose(state[1].numpy().sum(-1), [3.0, 4.0], rtol=1e-5)  # 3 steps of weights summing to 1
+    np.testing.assert_allclose(state["coverage"].numpy().sum(-1), [3.0, 4.0], rtol=1e-5)  # 3 steps of weights summing to 1

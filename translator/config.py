@@ -219,6 +219,9 @@ class SearchConfig(Checked):
                                      "hypothesis gains beta * sum over source tokens of log(min(attention they "
                                      "received, 1)), so one that left source words unread ranks lower; 0 = none.",
                                      minimum=0)
+    whole_words: bool = option(True, "Once an output word starts as a name or number of the source does, finish it "
+                               "as the source spells it (models with one vocabulary for both languages).",
+                               negative="--no-whole-words")
 
     def __post_init__(self):
         super().__post_init__()
@@ -226,9 +229,10 @@ class SearchConfig(Checked):
             raise OptionError("`n_best` must be at most `beam_size`")
 
     def with_given(self, beam_size: int | None = None, length_penalty: float | None = None, n_best: int = 1,
-                   no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None) -> "SearchConfig":
+                   no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None,
+                   whole_words: bool | None = None) -> "SearchConfig":
         """This setting (a model's stored default) with the values a user gave; None keeps the stored one."""
-        given = {"beam_size": beam_size, "length_penalty": length_penalty,
+        given = {"beam_size": beam_size, "length_penalty": length_penalty, "whole_words": whole_words,
                  "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
         setting = replace(self, n_best=1, **{k: v for k, v in given.items() if v is not None})
         return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)

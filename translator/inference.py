@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from translator import precision
 from translator.config import RunConfig, SearchConfig
 from translator.errors import ModelDirError
 from translator.folder import RunDir
@@ -20,6 +21,7 @@ from translator.length_limit import LengthLimit
 from translator.model import Seq2Seq
 from translator.search import beam_search, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
+from translator.whole_words import WholeWords
 from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
 
 
@@ -30,6 +32,8 @@ class Translator:
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
         self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
+        # where source ids are target ids, a search can hold a copied name or number to its source spelling
+        self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
         self._compiled = {}
 
     @classmethod
@@ -60,19 +64,25 @@ class Translator:
         `length_penalty` (a scalar tensor), where given, replaces the search's."""
         length_penalty = search.length_penalty if length_penalty is None else length_penalty
         source, max_lengths, truncated = self.encode_source(texts)
+        with precision.weights_cast_once(self.model):
+            tokens, scores = self._search_source(source, max_lengths, search, length_penalty)
+        return source, tokens, scores, truncated
+
+    def _search_source(self, source, max_lengths, search: SearchConfig, length_penalty):
+        """(output ids [batch, n, L], scores [batch, n]) for source ids [batch, S]."""
         model = self.model
         prepared = model.prepare_decoding(source)
+        words = self.whole_words if search.whole_words else None
         if search.greedy or search.beam_size == 1:
-            tokens, scores = greedy_search(model.carrying_step_function(), (model.initial_state(prepared), prepared),
+            tokens, scores = greedy_search(model.carrying_step_function(words),
+                                           model.initial_state(prepared, whole_words=words, carrying=True),
                                            max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
-            return source, tokens[:, None], scores[:, None], truncated
+            return tokens[:, None], scores[:, None]
         prepared = tile_beams(prepared, search.beam_size)
         coverage = search.coverage_penalty > 0 and self.has_attention
-        tokens, scores = beam_search(model.step_function(prepared, coverage), model.initial_state(prepared, coverage),
-                                     max_lengths, START_ID, END_ID, search.beam_size, length_penalty,
-                                     search.n_best, search.no_repeat_ngram_size,
-                                     search.coverage_penalty if coverage else 0.0)
-        return source, tokens, scores, truncated
+        return beam_search(model.step_function(prepared, words), model.initial_state(prepared, coverage, words),
+                           max_lengths, START_ID, END_ID, search.beam_size, length_penalty,
+                           search.n_best, search.no_repeat_ngram_size, search.coverage_penalty if coverage else 0.0)
 
     def _detokenize(self, tokens):
         batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]
@@ -88,7 +98,8 @@ class Translator:
         source, tokens, scores, truncated = self._search_ids(texts, search, length_penalty)
         best = tokens[:, 0]
         target_in = tf.concat([tf.fill([tf.shape(best)[0], 1], START_ID), best[:, :-1]], axis=1)
-        weights = self.model.decoder.attention_weights(target_in, self.model.prepare_decoding(source))
+        with precision.weights_cast_once(self.model):
+            weights = self.model.decoder.attention_weights(target_in, self.model.prepare_decoding(source))
         return self._detokenize(tokens), scores, truncated, source, best, weights
 
     def compiled(self, search: SearchConfig, with_attention: bool = False):
@@ -116,10 +127,10 @@ class Translator:
 
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
                        n_best: int = 1, no_repeat_ngram_size: int | None = None,
-                       coverage_penalty: float | None = None) -> SearchConfig:
+                       coverage_penalty: float | None = None, whole_words: bool | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
         return self.default_search.with_given(beam_size, length_penalty, n_best, no_repeat_ngram_size,
-                                              coverage_penalty)
+                                              coverage_penalty, whole_words)
 
     @property
     def has_attention(self) -> bool:

@@ -52,45 +52,47 @@ class Seq2Seq(keras.Model):
         """The decoder's per-sentence constants for a batch of source ids (encoder memory, context, keys)."""
         return self.decoder.prepare({**self.encoder(source, training=False), "source_ids": source})
 
-    def initial_state(self, prepared, with_coverage: bool = False):
-        """The decoder's start state; with_coverage, (that state, coverage [n, S]), coverage starting at 0 on the
-        source tokens and 1 on padding (which attention never reads, and which must not count as unread)."""
-        state = self.decoder.initial_state(prepared)
-        return (state, 1.0 - ops.cast(prepared["mask"], "float32")) if with_coverage else state
+    def initial_state(self, prepared, with_coverage: bool = False, whole_words=None, carrying: bool = False):
+        """A search's start state, a dict: "decoder", the decoder's start state; with_coverage (attention
+        decoders), "coverage" [n, S], the attention each source token received so far, starting at 0 on the
+        source tokens and 1 on padding (which attention never reads, and which must not count as unread; the
+        beam search reads it for the GNMT coverage penalty); with `whole_words` (WholeWords), "words", its
+        match; carrying, "prepared": the per-sentence constants travel with the state, so that a search that
+        drops finished sentences from it (greedy_search) drops them from both (`carrying_step_function`)."""
+        state = {"decoder": self.decoder.initial_state(prepared)}
+        if with_coverage:
+            state["coverage"] = 1.0 - ops.cast(prepared["mask"], "float32")
+        if whole_words is not None:
+            state["words"] = whole_words.start(prepared["source_ids"])
+        if carrying:
+            state["prepared"] = prepared
+        return state
 
-    def step_function(self, prepared, with_coverage: bool = False):
-        """(tokens [n], state) -> (logits [n, vocab], new state): the one step a search needs. with_coverage
-        (attention decoders): the state carries the attention each source token received so far (the search
-        reads it as state[1], for the GNMT coverage penalty)."""
+    def step_function(self, prepared, whole_words=None):
+        """(tokens [n], state) -> (logits [n, vocab], new state): the one step a search needs, over a state
+        `initial_state` made (the same whole_words)."""
+        return lambda tokens, state: self._search_step(tokens, state, prepared, whole_words)
 
-        def step(tokens, state):
-            logits, new_state, _ = self.decoder.step(tokens, state, prepared)
-            return ops.cast(logits, "float32"), new_state
+    def carrying_step_function(self, whole_words=None):
+        """`step_function` over a state made with carrying=True: it reads the constants from the state."""
+        return lambda tokens, state: self._search_step(tokens, state, state["prepared"], whole_words)
 
-        def step_with_coverage(tokens, state):
-            decoder_state, coverage = state
-            logits, new_state, weights = self.decoder.step(tokens, decoder_state, prepared)
-            return ops.cast(logits, "float32"), (new_state, coverage + ops.cast(weights, "float32"))
-
-        return step_with_coverage if with_coverage else step
-
-    def carrying_step_function(self):
-        """A step function whose state is (decoder state, prepared): the per-sentence constants travel with the
-        state, so that a search that drops finished sentences from it (greedy_search) drops them from both."""
-
-        def step(tokens, state):
-            decoder_state, prepared = state
-            logits, new_state, _ = self.decoder.step(tokens, decoder_state, prepared)
-            return ops.cast(logits, "float32"), (new_state, prepared)
-
-        return step
+    def _search_step(self, tokens, state, prepared, whole_words):
+        logits, decoder_state, weights = self.decoder.step(tokens, state["decoder"], prepared)
+        logits, state = ops.cast(logits, "float32"), {**state, "decoder": decoder_state}
+        if "coverage" in state:
+            state["coverage"] = state["coverage"] + ops.cast(weights, "float32")
+        if whole_words is not None:
+            state["words"] = whole_words.follow(state["words"], tokens, prepared["source_ids"])
+            logits = whole_words.constrain(logits, state["words"], prepared["source_ids"])
+        return logits, state
 
     def build_with_dummy_batch(self) -> "Seq2Seq":
         """Create every variable by running one tiny batch (before loading weights)."""
         dummy = np.ones((1, 3), "int32")
         self({"source": dummy, "target_in": dummy})
         prepared = self.prepare_decoding(dummy)
-        self.decoder.step(dummy[:, 0], self.initial_state(prepared), prepared)
+        self.decoder.step(dummy[:, 0], self.decoder.initial_state(prepared), prepared)
         return self
 
     def get_config(self):

@@ -124,7 +124,7 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
     Returns (tokens [batch, n_best, L], scores [batch, n_best]); a score is the
     sum of log-probabilities divided by the length penalty (alpha, GNMT), plus,
     with beta > 0, the coverage penalty (GNMT) of the attention the state
-    carries as state[1] (`Seq2Seq.step_function(with_coverage=True)`); both
+    carries as state["coverage"] (`Seq2Seq.initial_state(with_coverage=True)`); both
     apply only when ranking finished hypotheses.
     """
     k = beam_size
@@ -149,7 +149,8 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         ended = tf.equal(top_token, end_id)
         ranked = top_log_probs / length_penalty(step + 1, alpha)
         if beta > 0:  # the parent's coverage, after the step that ends it
-            ranked += tf.gather(tf.reshape(coverage_penalty(state[1], beta), [batch, k]), top_beam, batch_dims=1)
+            ranked += tf.gather(tf.reshape(coverage_penalty(state["coverage"], beta), [batch, k]), top_beam,
+                                batch_dims=1)
 
         # alive: the best k that did not end
         alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, top_log_probs), k=k)
