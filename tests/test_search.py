@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from translator.model import Seq2Seq
-from translator.search import beam_search, greedy_search, length_penalty, tile_beams
+from translator.search import beam_search, coverage_penalty, greedy_search, length_penalty, tile_beams
 
 START, END = 1, 2
 A, B, C = 4, 5, 6
@@ -249,7 +249,7 @@ def test_the_coverage_penalty_prefers_the_hypothesis_that_read_every_source_word
 
     def best(beta):
         tokens, scores = beam_search(attending_markov(table, attention), start, tf.constant([5]), START, END,
-                                     beam_size=k, beta=beta)
+                                     beam_size=k, end_score=lambda state: coverage_penalty(state["coverage"], beta))
         return tokens.numpy()[0, 0].tolist()[:2], float(scores.numpy()[0, 0])
 
     assert best(0.0) == ([A, END], pytest.approx(np.log(0.6 * 0.9), abs=1e-5))

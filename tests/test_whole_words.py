@@ -91,3 +91,32 @@ def test_each_sentence_is_held_to_its_own_source_alone_or_in_a_batch(beam):
     together = run(sources)
     assert together[:2] == ["in Rey ##kja ##vik .", "in Rey ##kja ##kk ."]  # the second source spells it so
     assert together == [run(sources[i : i + 1])[0] for i in range(3)]
+
+
+def test_a_beam_ranks_a_hypothesis_that_left_out_a_name_or_number_lower():
+    """START -> we (0.55) . END, or START -> Rey ##kja ##vik . END (0.45): the likelier one leaves the name out."""
+    table = np.full((len(VOCAB), len(VOCAB)), 1e-6)
+    for previous, nexts in {"[START]": {"we": 0.55, "Rey": 0.45}, "we": {".": 1.0}, "Rey": {"##kja": 1.0},
+                            "##kja": {"##vik": 1.0}, "##vik": {".": 1.0}, ".": {"[END]": 1.0}}.items():
+        for token, p in nexts.items():
+            table[ID[previous], ID[token]] = p
+    log_table = tf.math.log(tf.constant(table, tf.float32))
+    whole_words = WholeWords(VOCAB)
+
+    def best(source, with_end_score):
+        source = tile_beams(source, 2)
+
+        def step(tokens, state):
+            return tf.gather(log_table, tokens), {**state, "words": whole_words.follow(state["words"], tokens, source)}
+
+        end_score = (lambda state: whole_words.end_score(state["words"], source)) if with_end_score else None
+        tokens, _ = beam_search(step, {"words": whole_words.start(source)}, tf.constant([8]), START, END,
+                                beam_size=2, end_score=end_score)
+        return " ".join(VOCAB[i] for i in tokens.numpy()[0, 0] if i != END)
+
+    named = ids("in Rey ##kja ##vik .")
+    assert best(named, False) == "we ."
+    assert best(named, True) == "Rey ##kja ##vik ."  # log 0.45 > log 0.55 - 1
+    assert best(ids("in we ."), True) == "we ."  # no name to leave out
+    assert whole_words.missing(whole_words.start(ids("in Rey ##kja 4 ##5 . Inform ##ación")),
+                               ids("in Rey ##kja 4 ##5 . Inform ##ación")).numpy().tolist() == [3.0]

@@ -19,7 +19,7 @@ from translator.errors import ModelDirError
 from translator.folder import RunDir
 from translator.length_limit import LengthLimit
 from translator.model import Seq2Seq
-from translator.search import beam_search, greedy_search, tile_beams
+from translator.search import beam_search, coverage_penalty, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
 from translator.whole_words import WholeWords
 from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
@@ -82,7 +82,17 @@ class Translator:
         coverage = search.coverage_penalty > 0 and self.has_attention
         return beam_search(model.step_function(prepared, words), model.initial_state(prepared, coverage, words),
                            max_lengths, START_ID, END_ID, search.beam_size, length_penalty,
-                           search.n_best, search.no_repeat_ngram_size, search.coverage_penalty if coverage else 0.0)
+                           search.n_best, search.no_repeat_ngram_size, self._end_score(search, prepared, words))
+
+    def _end_score(self, search: SearchConfig, prepared, words):
+        """What a beam adds to a hypothesis's score when it ends (the coverage penalty, names and numbers left out),
+        or None."""
+        parts = []
+        if search.coverage_penalty > 0 and self.has_attention:
+            parts.append(lambda state: coverage_penalty(state["coverage"], search.coverage_penalty))
+        if words is not None:
+            parts.append(lambda state: words.end_score(state["words"], prepared["source_ids"]))
+        return (lambda state: tf.add_n([part(state) for part in parts])) if parts else None
 
     def _detokenize(self, tokens):
         batch, n = tf.shape(tokens)[0], tf.shape(tokens)[1]

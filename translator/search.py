@@ -116,16 +116,17 @@ def coverage_penalty(coverage, beta: float):
 
 
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
-                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, beta: float = 0.0):
+                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, end_score=None):
     """Beam search with finished hypotheses kept apart and never extended. `alpha` may be a tensor, so that one
     graph serves every length penalty.
 
     initial_state: nest of [batch * beam, ...] (see `tile_beams`); max_lengths [batch].
     Returns (tokens [batch, n_best, L], scores [batch, n_best]); a score is the
-    sum of log-probabilities divided by the length penalty (alpha, GNMT), plus,
-    with beta > 0, the coverage penalty (GNMT) of the attention the state
-    carries as state["coverage"] (`Seq2Seq.initial_state(with_coverage=True)`); both
-    apply only when ranking finished hypotheses.
+    sum of log-probabilities divided by the length penalty (alpha, GNMT), plus
+    `end_score(state)` [n] of the state the hypothesis ended in, where given
+    (`coverage_penalty`; WholeWords.end_score); both apply only when ranking
+    finished hypotheses. end_score must never be positive: the search stops
+    once no live hypothesis can beat the finished ones, bounding it by 0.
     """
     k = beam_size
     batch = tf.shape(max_lengths)[0]
@@ -148,9 +149,8 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         top_seq = tf.concat([tf.gather(alive_seq, top_beam, batch_dims=1), top_token[:, :, None]], axis=-1)
         ended = tf.equal(top_token, end_id)
         ranked = top_log_probs / length_penalty(step + 1, alpha)
-        if beta > 0:  # the parent's coverage, after the step that ends it
-            ranked += tf.gather(tf.reshape(coverage_penalty(state["coverage"], beta), [batch, k]), top_beam,
-                                batch_dims=1)
+        if end_score is not None:  # of the parent's state, after the step that ends it
+            ranked += tf.gather(tf.reshape(end_score(state), [batch, k]), top_beam, batch_dims=1)
 
         # alive: the best k that did not end
         alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, top_log_probs), k=k)
