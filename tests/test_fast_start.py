@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from conftest import run_cli
+from translator import fast_start
 from translator.config import SearchConfig
 from translator.fast_start import CachedTranslator, cache_entry, save_to_cache
 from translator.folder import WEIGHTS, RunDir
@@ -44,6 +45,12 @@ def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path
     weights = model / WEIGHTS
     weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # retrained, say
     assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) != first
+
+
+def test_an_entry_is_keyed_by_the_packages_code(toy_model, monkeypatch, cache):
+    first = cache_entry(RunDir(toy_model), SearchConfig())
+    monkeypatch.setattr(fast_start, "code_digest", lambda: b"another version of the search")
+    assert cache_entry(RunDir(toy_model), SearchConfig()) != first
 
 
 @pytest.mark.slow

@@ -8,13 +8,15 @@ search setting) exports it into the cache, and later ones load that.
 
 The cache is a folder per model and setting under $TRANSLATOR_CACHE (default
 ~/.cache/translator; "off" turns it off), named by a digest of every model
-file the graph depends on and of the setting: retraining, `shrink` or
-another search setting make a new entry and never reuse a stale one. Nothing
+file the graph depends on, of the setting and of the package's code:
+retraining, `shrink`, another search setting or another version of this
+code make a new entry and never reuse a stale one. Nothing
 is written into the model folder, which may be read-only or shipped.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -46,11 +48,22 @@ def cache_entry(run_dir: RunDir, search: SearchConfig) -> Path | None:
     root = cache_root()
     if root is None:
         return None
-    digest = hashlib.sha256(f"{__version__} {astuple(search)}".encode())
+    digest = hashlib.sha256(f"{__version__} {astuple(search)}".encode() + code_digest())
     for name in MODEL_FILES:
         path = run_dir / name
         digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
     return root / f"{run_dir.path.resolve().name}-{digest.hexdigest()[:20]}"
+
+
+@functools.cache
+def code_digest() -> bytes:
+    """A digest of this package's own source: a graph traced by other code (a fix to the search, say) is stale
+    even where the version number did not move. A few milliseconds."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.digest()
 
 
 class CachedTranslator:
