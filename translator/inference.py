@@ -21,8 +21,8 @@ from translator.length_limit import LengthLimit
 from translator.model import Seq2Seq
 from translator.search import beam_search, coverage_penalty, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
-from translator.whole_words import WholeWords
 from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
+from translator.whole_words import WholeWords
 
 
 class Translator:
