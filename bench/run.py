@@ -2,7 +2,8 @@
 """Benchmark: training and decoding speed per decoder on this machine; prints a table, writes JSON.
 
     python bench/run.py [--quick] [--config tutorial|default] [--model-dir DIR]
-                        [--precision float32,bfloat16] [--devices N] [--quality-minutes M]
+                        [--precision float32,bfloat16] [--devices N] [--quality-minutes M | --quality-steps N]
+                        [--quality-seeds 1,2]
 
 Each measurement runs in a child process of its own, so that its peak
 resident memory (ru_maxrss) is its own. See bench/README.md for what each
@@ -11,6 +12,7 @@ figure means.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -233,9 +235,10 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
     return result
 
 
-def measure_quality(config_name: str, precision_name: str, minutes: float) -> dict:
-    """Train the attention decoder at the configuration's sizes for `minutes` on the spa-eng train split (dev
-    for early stopping), then score greedy output on the test split by the benchmark protocol."""
+def measure_quality(config_name: str, precision_name: str, minutes: float, steps: int = 0, seed: int = 1) -> dict:
+    """Train the attention decoder at the configuration's sizes for `minutes` (or, with steps, exactly that many
+    steps) on the spa-eng train split (dev for early stopping), then score greedy output on the test split by
+    the benchmark protocol."""
     import tempfile
 
     from translator.config import CorpusFormat, RunConfig, SearchConfig, TextConfig, TrainingConfig
@@ -247,15 +250,17 @@ def measure_quality(config_name: str, precision_name: str, minutes: float) -> di
     text = TextConfig(vocab_size=sizes["vocab_size"])
     config = RunConfig(data=CorpusFormat(reverse=True), source_text=text, target_text=text,
                        model=model_config(sizes, "attention"),
-                       training=TrainingConfig(batch_size=sizes["batch_size"], epochs=100, max_minutes=minutes,
-                                               precision=precision_name))
+                       training=TrainingConfig(batch_size=sizes["batch_size"], epochs=100, seed=seed,
+                                               max_minutes=None if steps else minutes, max_steps=steps or None,
+                                               precision=precision_name, tune_search=False))
     with tempfile.TemporaryDirectory() as folder:
         trainer = train(CORPORA / "spa-eng" / "train.tsv", Path(folder) / "model", config,
                         dev=CORPORA / "spa-eng" / "dev.tsv", echo=lambda *_: None, progress_bar=False)
         test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
         hypotheses, _ = translate_all(trainer.translator(), test.sources, SearchConfig(greedy=True))
         scores = score(hypotheses, test)
-    return {"precision": trainer.step.policy, "minutes": minutes, "steps": trainer.progress.step,
+    return {"precision": trainer.step.policy, "seed": seed, "minutes": None if steps else minutes,
+            "steps": trainer.progress.step,
             "dev_loss": round(trainer.progress.best_dev_loss, 4), "test_bleu_greedy": round(scores["bleu"], 2),
             "test_chrf_greedy": round(scores["chrf"], 2)}
 
@@ -352,6 +357,9 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
               help="Replicas of the train step (GPUs; on a machine without one, the CPU split into logical devices).")
 @click.option("--quality-minutes", type=float, default=0, show_default=True,
               help="Also train the attention decoder this long per precision and report dev loss and test BLEU.")
+@click.option("--quality-steps", type=int, default=0, show_default=True,
+              help="The same, for exactly this many steps per precision (equal steps, not equal time).")
+@click.option("--quality-seeds", default="1", show_default=True, help="Comma-separated seeds of those trainings.")
 @click.option("--reference", type=click.Choice(["none", "tutorial"]), default="none", show_default=True,
               help="Also run the TensorFlow NMT tutorial itself first (bench/tutorial.py) and report every speed as a "
                    "ratio to it.")
@@ -368,8 +376,8 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
 @click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality", "norm-cost"]), hidden=True)
 @click.option("--decoder", hidden=True)
 @click.option("--timed-batches", type=int, default=0, hidden=True)
-def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, reference, reference_seconds,
-         tutorial_git, streamed_rss, out, phase, decoder, timed_batches):
+def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, quality_steps, quality_seeds,
+         reference, reference_seconds, tutorial_git, streamed_rss, out, phase, decoder, timed_batches):
     from translator.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -389,7 +397,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         print(json.dumps(measure_norm_logging_cost(config_name, decoder, quick)))
         return
     if phase == "quality":
-        print(json.dumps(measure_quality(config_name, precisions, quality_minutes)))
+        print(json.dumps(measure_quality(config_name, precisions, quality_minutes, quality_steps, int(quality_seeds))))
         return
     if phase == "matmul":
         print(json.dumps({"matmul_gflops": round(matmul_gflops(), 1)}))
@@ -432,10 +440,13 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if reference_figures:
         with_reference_ratios(rows, decoding, reference_figures)
     quality = []
-    for precision_name in precisions if quality_minutes else ():
+    for precision_name, seed in itertools.product(precisions if quality_minutes or quality_steps else (),
+                                                  quality_seeds.split(",")):
         quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
-                             "--quality-minutes", str(quality_minutes)))
-        click.echo(f"quality ({quality[-1]['precision']}): BLEU {quality[-1]['test_bleu_greedy']}", err=True)
+                             "--quality-minutes", str(quality_minutes), "--quality-steps", str(quality_steps),
+                             "--quality-seeds", seed))
+        click.echo(f"quality ({quality[-1]['precision']}, seed {seed}): BLEU {quality[-1]['test_bleu_greedy']}",
+                   err=True)
     streamed = {}
     if streamed_rss:
         click.echo(f"streamed training on {streamed_rss} pairs ...", err=True)
@@ -459,7 +470,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         click.echo(f"\ndecoding with {model_dir} ({decoding[0]['decode_sentences']} unique test sentences):")
         click.echo(pd.DataFrame(decoding).to_string(index=False))
     if quality:
-        click.echo(f"\nquality after {quality_minutes:g} minutes of training (attention, greedy, test split):")
+        budget = f"{quality_steps} steps" if quality_steps else f"{quality_minutes:g} minutes"
+        click.echo(f"\nquality after {budget} of training (attention, greedy, test split):")
         click.echo(pd.DataFrame(quality).to_string(index=False))
     if streamed:
         click.echo(f"\npeak memory of a streamed training ({streamed['streamed_train_steps']} steps), by corpus size:")
