@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from translator.float32_state import Float32OutputDense
+
 MASKED_ENERGY = -3e4  # exp() of it is 0 in float32; unlike -1e9 it is finite in float16 too
 
 
@@ -11,25 +13,35 @@ class AdditiveAttention(keras.layers.Layer):
 
     `keys(memory)` computes U h_j once per sentence; `call` does one step.
     (Keras' own AdditiveAttention has no W and U projections.)
+
+    The energies and the softmax are float32 under every policy, with W s and U h from the compute dtype's
+    matmuls: the softmax's gradient cancels almost to zero when summed back over the source positions (W's
+    true gradient at initialisation was ~1e-9), and in bfloat16 what is left of it was noise 30 times its size,
+    which Adam then followed at full step size.
     """
 
     def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**kwargs, autocast=False)  # the float32 keys stay float32; each sublayer casts its input
         self.units = units
-        self.query_projection = keras.layers.Dense(units, name="W")  # its bias is the b of W s + b
+        self.query_projection = Float32OutputDense(units, name="W")  # its bias is the b of W s + b
         self.key_projection = keras.layers.Dense(units, use_bias=False, name="U")
-        self.score = keras.layers.Dense(1, use_bias=False, name="v")
+        self.score = keras.layers.Dense(1, use_bias=False, name="v", dtype="float32")
+
+    @property
+    def float32_weights(self):
+        """What precision.weights_cast_once reads as float32: v, applied to float32 activations."""
+        return self.score.weights
 
     def keys(self, memory):
-        """U h_j: [batch, src_len, width] -> [batch, src_len, units]."""
-        return self.key_projection(memory)
+        """U h_j: [batch, src_len, width] -> [batch, src_len, units], float32."""
+        return ops.cast(self.key_projection(memory), "float32")
 
     def call(self, query, keys, memory, mask):
-        """query s_{t-1} [batch, units] -> (c_t [batch, width], alpha_t [batch, src_len])."""
-        energies = ops.squeeze(self.score(ops.tanh(keys + ops.expand_dims(self.query_projection(query), 1))), -1)
-        energies = ops.where(mask, energies, MASKED_ENERGY)
-        weights = ops.softmax(energies, axis=-1) * ops.cast(mask, energies.dtype)  # exact zeros on padding
-        return ops.einsum("bs,bsw->bw", weights, memory), weights
+        """query s_{t-1} [batch, units] -> (c_t [batch, width], alpha_t [batch, src_len] float32)."""
+        hidden = ops.tanh(keys + ops.expand_dims(self.query_projection(query), 1))
+        energies = ops.where(mask, ops.squeeze(self.score(hidden), -1), MASKED_ENERGY)
+        weights = ops.softmax(energies, axis=-1) * ops.cast(mask, "float32")  # exact zeros on padding
+        return ops.einsum("bs,bsw->bw", ops.cast(weights, memory.dtype), memory), weights
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

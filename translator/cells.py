@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from translator.errors import OptionError
+from translator.float32_state import FLOAT32_STATE_CELLS
 
 RECURRENT_LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 CELLS = tuple(RECURRENT_LAYERS)
@@ -23,8 +24,15 @@ def check_cell(cell: str) -> None:
 
 
 def recurrent_layer(cell: str, units: int, name: str | None = None) -> keras.layers.RNN:
-    """A whole-sequence layer returning (sequence, *final_state); its `.cell` serves single steps."""
+    """A whole-sequence layer returning (sequence, *final_state); its `.cell` serves single steps.
+
+    Built under mixed_bfloat16, its cell keeps the state in float32 (float32_state.py); otherwise it is Keras'
+    own GRU/LSTM/SimpleRNN layer, which a GPU runs through cuDNN.
+    """
     check_cell(cell)
+    if keras.config.dtype_policy().name == "mixed_bfloat16":
+        return keras.layers.RNN(FLOAT32_STATE_CELLS[cell](units), return_sequences=True, return_state=True,
+                                name=name)
     return RECURRENT_LAYERS[cell](units, return_sequences=True, return_state=True, name=name)
 
 

@@ -29,6 +29,7 @@ from translator.bridge import Bridge, LearnedState
 from translator.cells import recurrent_layer
 from translator.copying import PointerGenerator
 from translator.errors import OptionError
+from translator.float32_state import Float32OutputDense
 from translator.loop import scan_steps
 
 DECODERS: dict[str, type["Decoder"]] = {}
@@ -73,13 +74,13 @@ class OutputLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.vocab_size, self.readout = vocab_size, readout
         width = readout or vocab_size
-        self.from_state = keras.layers.Dense(width, name="W_h" if readout else "V_h")
+        self.from_state = keras.layers.Dense(width, name="W_h") if readout else Float32OutputDense(width, name="V_h")
         self.from_context = keras.layers.Dense(width, use_bias=False, name="W_c" if readout else "V_c")
-        self.to_vocabulary = keras.layers.Dense(vocab_size, name="V") if readout else None
+        self.to_vocabulary = Float32OutputDense(vocab_size, name="V") if readout else None
 
     def call(self, state, context_share):
         """state [..., units] + context_share (from `context_share`) broadcastable -> logits."""
-        hidden = self.from_state(state) + context_share
+        hidden = ops.add(self.from_state(state), context_share)  # float32 logits + a bfloat16 share: promoted
         return self.to_vocabulary(ops.tanh(hidden)) if self.readout else hidden
 
     def context_share(self, context):
@@ -126,7 +127,12 @@ class Decoder(keras.layers.Layer):
         return {**encoded, "context_logits": self.output_layer.context_share(encoded["context"])}
 
     def initial_state(self, prepared):
-        return self.bridge(prepared["context"], prepared.get("cell_state"))
+        """The start state, in the dtype the cell carries (float32 under bfloat16: float32_state.py)."""
+        return [ops.cast(s, self.state_dtype) for s in self.bridge(prepared["context"], prepared.get("cell_state"))]
+
+    @property
+    def state_dtype(self):
+        return self.rnn.cell.compute_dtype
 
     def step(self, tokens, state, prepared, training=False):
         inputs = self.recurrent_input(tokens, prepared)
@@ -189,7 +195,7 @@ class Decoder(keras.layers.Layer):
             output, context, state, weights = self.recur(step_inputs[0], state, prepared, training)
             return state, (output, context, weights)
 
-        dtypes = (self.compute_dtype,) * 3
+        dtypes = (self.state_dtype, self.compute_dtype, "float32")  # the attention weights are float32
         _, per_step = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(inputs, (1, 0, 2)),), dtypes)
         return tuple(ops.transpose(t, (1, 0, 2)) for t in per_step)
 
@@ -211,7 +217,7 @@ class Decoder(keras.layers.Layer):
             return (state, prediction), (logits,)
 
         start = (self.initial_state(prepared), true_tokens[0])
-        _, (logits,) = scan_steps(one_step, start, (true_tokens, use_true), (self.compute_dtype,))
+        _, (logits,) = scan_steps(one_step, start, (true_tokens, use_true), ("float32",))
         return ops.transpose(logits, (1, 0, 2))  # [batch, T, vocab]
 
     def attention_weights(self, target_in, prepared):
@@ -222,8 +228,7 @@ class Decoder(keras.layers.Layer):
             _, _, state, weights = self.recur(self.recurrent_input(inputs[0], prepared), state, prepared)
             return state, (weights,)
 
-        _, (weights,) = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(target_in),),
-                                   (self.compute_dtype,))
+        _, (weights,) = scan_steps(one_step, self.initial_state(prepared), (ops.transpose(target_in),), ("float32",))
         return ops.transpose(weights, (1, 0, 2))
 
     def get_config(self):
