@@ -27,11 +27,6 @@ class AdditiveAttention(keras.layers.Layer):
         self.key_projection = keras.layers.Dense(units, use_bias=False, name="U")
         self.score = keras.layers.Dense(1, use_bias=False, name="v", dtype="float32")
 
-    @property
-    def float32_weights(self):
-        """What precision.weights_cast_once reads as float32: v, applied to float32 activations."""
-        return self.score.weights
-
     def keys(self, memory):
         """U h_j: [batch, src_len, width] -> [batch, src_len, units], float32."""
         return ops.cast(self.key_projection(memory), "float32")

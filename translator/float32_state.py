@@ -40,22 +40,14 @@ class _Float32State:
         self.matmul_dtype = matmul_dtype
 
     @property
-    def float32_weights(self):
-        """What precision.weights_cast_once reads as float32: the bias, added to float32 pre-activations."""
-        return [self.bias]
-
-    @property
     def float32_gradient_weights(self):
-        """What precision.matmul_operand serves cast once, summing its gradient over the steps in float32."""
+        """What precision.matmul_operand serves cast once, summing its gradient over the steps in float32 (the
+        bias, a float32 layer's, precision.weights_cast_once reads as float32)."""
         return [self.kernel, self.recurrent_kernel]
 
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), "float32") for size in self.state_size_list]
-
-    @property
-    def state_size_list(self):
-        size = self.state_size
-        return list(size) if isinstance(size, (list, tuple)) else [size]
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        return [ops.zeros((batch_size, size), "float32") for size in sizes]
 
     def get_config(self):
         config = super().get_config()

@@ -80,6 +80,13 @@ def _listed(model, attribute: str) -> set[int]:
     return {id(v) for layer in model._flatten_layers() for v in getattr(layer, attribute, ())}
 
 
+def _owned_by_float32_layers(model) -> set[int]:
+    """ids of the variables whose own layer computes in float32 (a layer built with dtype="float32" inside a
+    mixed model): they are read as float32, as that layer would read them."""
+    return {id(v) for layer in model._flatten_layers() if layer.compute_dtype == "float32"
+            for v in layer._trainable_variables}
+
+
 def matmul_operand(variable, dtype):
     """`variable` as a matmul operand in `dtype`. Inside weights_cast_once, for a layer's
     `float32_gradient_weights`: the copy cast once, whose gradient is cast back to float32 at each use, so that
@@ -110,8 +117,9 @@ def weights_cast_once(model):
     step, forward and backward: a bfloat16 training step of the attention decoder ran 281 Cast ops. Cast
     here, once, the loops reuse the cast tensors, and gradients reach the variables through that one cast
     (a loop's gradient for them then adds up in the compute dtype: a GRU's gradient over 30 steps was
-    0.8-1.0 % off float32's, against 0.7-0.9 % with a cast per step). A layer's `float32_weights` are read
-    once as float32 instead (biases added in float32), and its `float32_gradient_weights` read as float32 too
+    0.8-1.0 % off float32's, against 0.7-0.9 % with a cast per step). The variables of layers that compute in
+    float32, and a layer's `float32_weights` (biases added in float32), are read once as float32 instead, and
+    its `float32_gradient_weights` as float32 too
     while `matmul_operand` serves their cast copy (the recurrent kernels). Nothing changes where the compute and
     variable dtypes agree (float32). Built on keras.StatelessScope, which maps variables to values; what a
     layer assigns inside (a random seed's state) is written to its variable on the way out.
@@ -124,7 +132,8 @@ def weights_cast_once(model):
         yield
         return
     cast = model.trainable_variables
-    float32, float32_gradient = _listed(model, "float32_weights"), _listed(model, "float32_gradient_weights")
+    float32 = _owned_by_float32_layers(model) | _listed(model, "float32_weights")
+    float32_gradient = _listed(model, "float32_gradient_weights")
     scope, copies = keras.StatelessScope(), {}
     for variable in cast:  # add_update keeps the value as given (a mapping passed to the constructor is cast back)
         kept = id(variable) in float32 or id(variable) in float32_gradient
