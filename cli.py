@@ -112,6 +112,30 @@ def data_import(corpus, out_dir, seed, dev_size, test_size, force, **corpus_flag
         click.echo(f"{paths[name]}: {len(pairs):,} pairs")
 
 
+@data.command("names")
+@click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=existing_model_folder, help="The model folder to write names.json into.")
+@click.option("--force", is_flag=True, help="Replace a names.json the folder already has.")
+def data_names(corpus, model_dir, force):
+    """Learn the names of CORPUS (the model's training corpus) for name surrogates into the model folder.
+
+    `train` writes names.json itself; this gives one to a folder trained before it. CORPUS is read in the
+    model's direction.
+    """
+    from translator.corpus import read_corpus
+    from translator.errors import OptionError
+    from translator.folder import NAMES, RunDir
+    from translator.surrogates import NameSurrogates
+
+    run_dir = RunDir(model_dir)
+    if (run_dir / NAMES).exists() and not force:
+        raise OptionError(f"{run_dir / NAMES} already exists; use --force to replace it")
+    surrogates = NameSurrogates.learn(read_corpus(corpus, run_dir.load_config().data).pairs)
+    run_dir.save_name_surrogates(surrogates)
+    click.echo(f"{run_dir / NAMES}: {len(surrogates.names):,} names; rare ones are translated as "
+               f"{', '.join(surrogates.surrogates) or '(none: no name is held by both sides)'}")
+
+
 @data.command("download")
 @click.argument("name")
 @click.option("--out", "out_dir", default="data/corpora", show_default=True, type=click.Path(path_type=Path), help="Folder to save the archive in.")
@@ -255,12 +279,12 @@ def apply_quick_preset(options):
         options["epochs"] = 4
 
 
-def search_options(n_best=False, greedy=True):
+def search_options(n_best=False, greedy=True, surrogates=True):
     """The search options (beam size, length penalty, greedy, n-best); unset, they come from search.json."""
     from translator.config import SearchConfig
     from translator.options import options_for
 
-    exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy)
+    exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy) + ("name_surrogates",) * (not surrogates)
     where = "the model's search.json (the setting chosen on dev)"
     return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where,
                                                                     "no_repeat_ngram_size": where,
@@ -332,7 +356,8 @@ def batches_of(items, size):
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
-              no_repeat_ngram_size, coverage_penalty, whole_words, batch_size, as_json, with_attention, plot_attention):
+              no_repeat_ngram_size, coverage_penalty, whole_words, name_surrogates, batch_size, as_json, with_attention,
+              plot_attention):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.config import SearchConfig
     from translator.errors import OptionError
@@ -344,8 +369,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         raise OptionError("--batch-size must be at least 1")
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
     # what is not given comes from the model's search.json, as Translator.search_setting has it
-    search = (RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()).with_given(*given,
-                                                                                           whole_words=whole_words)
+    stored = RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()
+    search = stored.with_given(*given, whole_words=whole_words, name_surrogates=name_surrogates)
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
@@ -394,7 +419,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 @click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty,
-             whole_words, as_json, output, with_fidelity):
+             whole_words, name_surrogates, as_json, output, with_fidelity):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -412,7 +437,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
 
     translator = load_translator(model_dir)
     search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
-                                       coverage_penalty, whole_words)
+                                       coverage_penalty, whole_words, name_surrogates)
     report = run_evaluation(translator, test_file, search, output, with_fidelity, test_pairs)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
@@ -500,7 +525,7 @@ def shrink(model_dir):
 @cli.command()
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), callback=absent_path, help="Folder for the SavedModel (must not exist).")
-@search_options(greedy=False)
+@search_options(greedy=False, surrogates=False)  # line-level steps stay outside the graph
 def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, coverage_penalty, whole_words):
     """Write a TensorFlow SavedModel with a `translate` signature (strings in, strings out).
 

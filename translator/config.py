@@ -222,6 +222,9 @@ class SearchConfig(Checked):
     whole_words: bool = option(True, "Once an output word starts as a name or number of the source does, finish it "
                                "as the source spells it (models with one vocabulary for both languages).",
                                negative="--no-whole-words")
+    name_surrogates: bool = option(True, "Translate a name the training sources held fewer than 5 times as a name "
+                                   "they held often, then put it back in the output (the model's names.json; "
+                                   "not in an exported SavedModel).", negative="--no-name-surrogates")
 
     def __post_init__(self):
         super().__post_init__()
@@ -230,9 +233,10 @@ class SearchConfig(Checked):
 
     def with_given(self, beam_size: int | None = None, length_penalty: float | None = None, n_best: int = 1,
                    no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None,
-                   whole_words: bool | None = None) -> "SearchConfig":
+                   whole_words: bool | None = None, name_surrogates: bool | None = None) -> "SearchConfig":
         """This setting (a model's stored default) with the values a user gave; None keeps the stored one."""
         given = {"beam_size": beam_size, "length_penalty": length_penalty, "whole_words": whole_words,
+                 "name_surrogates": name_surrogates,
                  "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
         setting = replace(self, n_best=1, **{k: v for k, v in given.items() if v is not None})
         return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)

@@ -26,15 +26,25 @@ VOWELS = "aeiou"
 AFTER_A_WORD = re.compile(r"(?:(?<=[^\W_] )|(?<=[^\W_][,;:] ))([^\W\d_][^\W_]*)")  # a word that follows a word
 
 
-def names_inside_sentences(texts: pd.Series) -> set[str]:
-    """Words written capitalised right after another word (a comma between at most) more often than in lower
-    case anywhere: names ("Tom", "Boston"), not the starts of sentences, quotes or exclamations, nor a word
-    that a quoted "No" or "Oh" capitalised once."""
+def word_cases(texts: pd.Series) -> tuple[Counter, Counter]:
+    """(how often each word is written capitalised right after another word, a comma between at most; how
+    often each word is written in lower case)."""
     capitalised, lower = Counter(), Counter()
     for text in texts:
         capitalised.update(word for word in AFTER_A_WORD.findall(text) if word[0].isupper())
         lower.update(word for word in WORD.findall(text) if word.islower())
-    return {word for word, count in capitalised.items() if count > lower[word.lower()]}
+    return capitalised, lower
+
+
+def name_counts(capitalised: Counter, lower: Counter) -> dict[str, int]:
+    """Of `word_cases`, the words written capitalised after a word more often than in lower case anywhere, with
+    that count: names ("Tom", "Boston"), not the starts of sentences, quotes or exclamations, nor a word that a
+    quoted "No" or "Oh" capitalised once."""
+    return {word: count for word, count in capitalised.items() if count > lower[word.lower()]}
+
+
+def names_inside_sentences(texts: pd.Series) -> set[str]:
+    return set(name_counts(*word_cases(texts)))
 
 
 def invented_name(rng: np.random.Generator) -> str:

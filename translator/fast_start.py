@@ -70,7 +70,8 @@ class CachedTranslator:
     """The cached graph behind the Translator's `translate`, for the one search setting it was traced with (the
     best hypothesis only); `search_setting` and `translate` as the Translator's."""
 
-    def __init__(self, folder: Path, max_length: int, search: SearchConfig, optimize: bool = True):
+    def __init__(self, folder: Path, max_length: int, search: SearchConfig, optimize: bool = True,
+                 name_surrogates=None):
         if not optimize:
             # TensorFlow's graph optimizer (grappler) runs when the loaded graph is first called: over a handful of
             # sentences it costs more than it saves (measured: the first translation 0.7 s sooner without it, and
@@ -79,6 +80,7 @@ class CachedTranslator:
         loaded = tf.saved_model.load(str(folder))
         self._search, self._count = loaded.signatures["translate"], loaded.signatures["token_counts"]
         self.max_length, self.search = max_length, search
+        self.name_surrogates = name_surrogates if search.name_surrogates else None
 
     def search_setting(self, *given) -> SearchConfig:
         return self.search
@@ -91,7 +93,7 @@ class CachedTranslator:
             out = self._search(sentences=tf.constant(texts))
             return translations(out["translation"][:, None], out["score"][:, None], out["truncated"])
 
-        return translate_lines(sentences, search_batch, self.token_count, self.max_length)
+        return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.name_surrogates)
 
     def token_count(self, text: str) -> int:
         return int(self._count(sentences=tf.constant([text]))["tokens"][0])
@@ -105,7 +107,7 @@ def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int,
     if entry is None or not entry.is_dir():
         return None
     try:
-        return CachedTranslator(entry, max_length, search, optimize)
+        return CachedTranslator(entry, max_length, search, optimize, run_dir.load_name_surrogates())
     except Exception:  # noqa: BLE001 - whatever a damaged entry raises, the full path translates and rebuilds it
         return None
 

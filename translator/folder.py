@@ -6,6 +6,7 @@
   search.json                 optional: the beam setting chosen on dev (by `train`, or by `compare`)
   search_scores.csv           optional: the dev BLEU of each setting `train` tried
   length_limit.json           optional: how long an output may run, learned from the training pairs
+  names.json                  optional: the names the training sources held, for name surrogates (surrogates.py)
   history.csv                 one row per epoch
   summary.json                what the training run did
   checkpoint/                 everything a resume needs (variables.npz: weights and optimizer state;
@@ -35,13 +36,14 @@ WEIGHTS = "model.weights.h5"
 SEARCH = "search.json"
 SEARCH_SCORES = "search_scores.csv"
 LENGTH_LIMIT = "length_limit.json"
+NAMES = "names.json"
 HISTORY = "history.csv"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint"
 LOGS = "logs"
 REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
 JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting",
-              LENGTH_LIMIT: "length limit"}
+              LENGTH_LIMIT: "length limit", NAMES: "name list"}
 
 
 class RunDir:
@@ -191,6 +193,23 @@ class RunDir:
 
     def save_length_limit(self, limit) -> None:
         write_text_atomically(self / LENGTH_LIMIT, json.dumps(limit.to_json(), indent=2))
+
+    # --- the names of the training sources -------------------------------------------------------
+    def load_name_surrogates(self):
+        """The NameSurrogates in names.json, or None where there is none (a folder trained before them)."""
+        from translator.surrogates import NameSurrogates
+
+        path = self / NAMES
+        if not path.exists():
+            return None
+        try:
+            return NameSurrogates.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelDirError(f"{path}: damaged name list ({error}); delete it to translate without name "
+                                "surrogates") from None
+
+    def save_name_surrogates(self, surrogates) -> None:
+        write_text_atomically(self / NAMES, json.dumps(surrogates.to_json(), ensure_ascii=False))
 
     # --- training records ----------------------------------------------------------------
     def save_history(self, rows: list[dict]) -> None:

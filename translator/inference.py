@@ -32,6 +32,7 @@ class Translator:
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
         self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
+        self.name_surrogates = RunDir(model_dir).load_name_surrogates() if model_dir is not None else None
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
         self._compiled = {}
@@ -119,7 +120,7 @@ class Translator:
 
         The length penalty is an input of the graph, not part of its key: choosing the search on dev over a
         grid of penalties traces each beam size once (tracing a beam search takes seconds)."""
-        key = (replace(search, length_penalty=0.0), with_attention)
+        key = (replace(search, length_penalty=0.0, name_surrogates=False), with_attention)  # neither is in the graph
         if key not in self._compiled:
             run = self._search_with_attention if with_attention else self._search
             self._compiled[key] = tf.function(lambda texts, alpha: run(texts, search, alpha),
@@ -137,10 +138,11 @@ class Translator:
 
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
                        n_best: int = 1, no_repeat_ngram_size: int | None = None,
-                       coverage_penalty: float | None = None, whole_words: bool | None = None) -> SearchConfig:
+                       coverage_penalty: float | None = None, whole_words: bool | None = None,
+                       name_surrogates: bool | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
         return self.default_search.with_given(beam_size, length_penalty, n_best, no_repeat_ngram_size,
-                                              coverage_penalty, whole_words)
+                                              coverage_penalty, whole_words, name_surrogates)
 
     @property
     def has_attention(self) -> bool:
@@ -169,9 +171,13 @@ class Translator:
     def translate(self, sentences: list[str], search: SearchConfig = SearchConfig()) -> list[Translation]:
         """Translate a batch; an empty (or all-space) sentence gives an empty translation. A line of several
         sentences, or one over the maximum length with clauses, is translated piece by piece (`segments`) and
-        joined; its alternatives are then the joined best only, its score the pieces' sum."""
+        joined; its alternatives are then the joined best only, its score the pieces' sum. With the setting's
+        `name_surrogates` and the folder's names.json, rarely seen names are translated as well-known ones and put
+        back (surrogates.py)."""
+        surrogates = self.name_surrogates if search.name_surrogates else None
         return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
-                               self.token_count, self.max_length)
+                               self.token_count, self.max_length, surrogates)
+
 
     def token_count(self, text: str) -> int:
         """Source tokens of one text (what the maximum length counts)."""

@@ -4,9 +4,10 @@ the full Translator (inference.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from translator.segments import Segmented, segment
+from translator.surrogates import NameSurrogates
 
 
 @dataclass
@@ -26,17 +27,39 @@ def translations(texts, scores, truncated) -> list[Translation]:
     return results
 
 
-def translate_lines(sentences: list[str], search_batch, token_count, max_length: int) -> list[Translation]:
+def translate_lines(sentences: list[str], search_batch, token_count, max_length: int,
+                    surrogates: NameSurrogates | None = None) -> list[Translation]:
     """Each line translated: search_batch(non-empty texts) -> [Translation]; a line is first cut into the pieces
-    `segments` makes of it (token_count(text) -> source tokens), whose translations are joined back."""
+    `segments` makes of it (token_count(text) -> source tokens), whose translations are joined back. With
+    `surrogates`, each piece's rarely seen names are translated as well-known ones and put back."""
     segmented = [segment(s, token_count, max_length) if s.strip() else None for s in sentences]
     pieces = [piece for line in segmented if line is not None for piece in line.pieces]
+    if surrogates is not None:
+        search_batch = _with_surrogates(search_batch, surrogates)
     results = iter(over_nonempty(pieces, search_batch, empty_translation))
     joined = []
     for line in segmented:
         parts = [next(results) for _ in line.pieces] if line is not None else [empty_translation()]
         joined.append(parts[0] if len(parts) == 1 else _joined(line, parts))
     return joined
+
+
+def _with_surrogates(search_batch, surrogates: NameSurrogates):
+    """search_batch over the texts with their rare names masked, each translation's names put back."""
+
+    def search_masked(texts: list[str]) -> list[Translation]:
+        masked = [surrogates.mask(text) for text in texts]
+        results = search_batch([text for text, _ in masked])
+        return [_restored(result, replacements) for result, (_, replacements) in zip(results, masked)]
+
+    return search_masked
+
+
+def _restored(result: Translation, replacements) -> Translation:
+    if not replacements:
+        return result
+    alternatives = [(NameSurrogates.restore(text, replacements), score) for text, score in result.alternatives]
+    return replace(result, text=NameSurrogates.restore(result.text, replacements), alternatives=alternatives)
 
 
 def translation_record(source: str, result: Translation, alignment=None, with_attention: bool = False) -> dict:

@@ -15,6 +15,7 @@ from translator.entity_swap import corpus_names, swap_entities
 from translator.errors import TranslatorError
 from translator.files import check_input_path
 from translator.pipeline import EncodedPairs, encode_pairs
+from translator.surrogates import NameSurrogates
 from translator.text import Tokenizer
 from translator.training.token_cache import TokenCache, build_token_cache
 
@@ -32,6 +33,7 @@ class Data:
     corpus: str = ""  # the files read (summary.json keeps them: `inspect` measures on the dev file by default)
     dev_file: str | None = None
     dev_pairs: pd.DataFrame | None = None  # the dev split's text, on which `train` chooses its search setting
+    name_surrogates: NameSurrogates | None = None  # the training sources' names (before any swap), for names.json
 
 
 def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
@@ -80,6 +82,7 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
         tokenizers = learn_tokenizers(train, config)
     source_tokenizer, target_tokenizer = tokenizers
     t = config.training
+    surrogates = NameSurrogates.learn(train)
     if t.swap_entities:
         train, swapped = swap_entities(train, t.swap_entities, t.seed)
         echo(f"invented names and numbers in {swapped:,} training pairs (--swap-entities {t.swap_entities:g})")
@@ -92,14 +95,15 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
     longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
     return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)",
-                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs)
+                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs, surrogates)
 
 
 def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo,
                           cache_folder: Path) -> Data:
-    """`prepare_data` for a corpus read in chunks: the tokenizers (and the names to swap) are learned from a
-    random sample of `vocab_sample` pairs, a dev split without `dev` is drawn from that sample (training then
-    skips every pair sharing a sentence with it), and the training pairs go into a token cache on disk."""
+    """`prepare_data` for a corpus read in chunks: the tokenizers (and the names to swap or stand in for) are
+    learned from a random sample of `vocab_sample` pairs, a dev split without `dev` is drawn from that sample
+    (training then skips every pair sharing a sentence with it), and the training pairs go into a token cache on
+    disk."""
     t = config.training
     lines = count_lines(corpus)
     sample = corpus_sample(corpus, config, lines)
@@ -129,7 +133,7 @@ def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tok
          f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
     return Data(train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {chunks.longest_line} ({chunks.longest_characters} characters)", str(Path(corpus).resolve()),
-                None if dev is None else str(Path(dev).resolve()), dev_pairs)
+                None if dev is None else str(Path(dev).resolve()), dev_pairs, NameSurrogates.learn(sample))
 
 
 class TrainingChunks:

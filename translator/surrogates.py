@@ -1,0 +1,107 @@
+"""Name surrogates: a name the model hardly saw in training is translated as one it saw thousands of times, and
+put back in the output.
+
+A model copies the names it learned ("Tom" stands in a sixth of Tatoeba's pairs) but drops or respells one it
+never saw ("Nerys estaba triste." -> "You were born."), even with a copy mechanism: the default model kept 86 %
+of the unseen names of data/probes/names-numbers.tsv. Production systems mask such entities with placeholders;
+this model never saw a placeholder token, so the stand-in is a real name it copies well: the source is
+translated as "Tom estaba triste." and "Tom" in the output becomes "Nerys" again.
+
+What `learn` keeps from the training pairs' source side (names.json in the model folder):
+- `names`: the words written capitalised right after another word more often than in lower case (what
+  entity_swap counts as names), with how often they were written so;
+- `lower_case`: every word the source side writes in lower case, so that a capitalised word whose lower-case
+  form is an ordinary word ("Ayer" at a sentence's start) is never taken for a name;
+- `surrogates`: the names the two sides most often hold verbatim, most frequent first.
+
+In a sentence, a capitalised word is a name unless its lower-case form is an ordinary word and not one of
+`names`; a run of names (words separated by spaces only: "Antonio Guzmán Blanco") is replaced by one
+surrogate when any of its words was seen as a name fewer than `MIN_SEEN` times. Each run takes the next
+surrogate the sentence does not already hold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from translator.entity_swap import name_counts, word_cases
+from translator.fidelity import entities, whole_word
+
+MIN_SEEN = 5  # a name written fewer times in the training sources is replaced (set beforehand, not tuned)
+SURROGATES = 4  # runs replaced per sentence at most
+A_WORD = re.compile(r"(?<![^\W_])[^\W\d_][^\W_]*")  # a whole word starting with a letter
+
+
+@dataclass(frozen=True)
+class Replacement:
+    surrogate: str  # what the model translated
+    original: str  # what the source said there
+
+
+@dataclass(frozen=True)
+class NameSurrogates:
+    surrogates: tuple[str, ...]
+    names: dict[str, int] = field(default_factory=dict)  # times written capitalised after a word
+    lower_case: frozenset[str] = frozenset()
+
+    @classmethod
+    def learn(cls, pairs: pd.DataFrame) -> "NameSurrogates":
+        """From training pairs (columns source, target)."""
+        capitalised, lower = word_cases(pairs["source"])
+        names = name_counts(capitalised, lower)
+        held = Counter()
+        for source, target in zip(pairs["source"], pairs["target"]):
+            held.update(e for e in entities(source, [target]) if e in names)
+        surrogates = tuple(word for word, _ in held.most_common(SURROGATES))
+        return cls(surrogates, names, frozenset(lower))
+
+    def mask(self, text: str) -> tuple[str, tuple[Replacement, ...]]:
+        """(text with each rarely seen run of names replaced by a surrogate, the replacements made)."""
+        free = [name for name in self.surrogates if not whole_word(name).search(text)]
+        pieces, replacements, end = [], [], 0
+        for start, stop in self._rare_runs(text):
+            if not free:
+                break
+            replacement = Replacement(free.pop(0), text[start:stop])
+            pieces += [text[end:start], replacement.surrogate]
+            replacements.append(replacement)
+            end = stop
+        return "".join(pieces) + text[end:], tuple(replacements)
+
+    @staticmethod
+    def restore(text: str, replacements: tuple[Replacement, ...]) -> str:
+        """The output with each surrogate, wherever it stands as a whole word, back to the source's words."""
+        for replacement in replacements:
+            text = whole_word(replacement.surrogate).sub(lambda _: replacement.original, text)
+        return text
+
+    def _is_name(self, word: str) -> bool:
+        return word[0].isupper() and (word in self.names or word.lower() not in self.lower_case)
+
+    def _rare_runs(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each run of names holding a word seen as a name fewer than MIN_SEEN times."""
+        runs, current = [], []
+        for match in A_WORD.finditer(text):
+            if not self._is_name(match.group()):
+                current = []
+                continue
+            if current and text[current[-1].end() : match.start()].strip():
+                current = []
+            if not current:
+                runs.append(current)
+            current.append(match)
+        rare = [run for run in runs if any(self.names.get(m.group(), 0) < MIN_SEEN for m in run)]
+        return [(run[0].start(), run[-1].end()) for run in rare]
+
+    def to_json(self) -> dict:
+        return {"surrogates": list(self.surrogates), "names": dict(sorted(self.names.items())),
+                "lower_case": sorted(self.lower_case)}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "NameSurrogates":
+        names = {str(word): int(count) for word, count in saved["names"].items()}
+        return cls(tuple(str(s) for s in saved["surrogates"]), names, frozenset(map(str, saved["lower_case"])))
