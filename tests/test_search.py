@@ -60,12 +60,9 @@ def test_greedy_scores_are_log_probabilities_of_the_tokens_it_chose_even_from_un
     assert scores.numpy()[0] == pytest.approx(np.log(0.6 * 0.3 * 0.3 * 0.2), abs=1e-5)
 
 
-def test_greedy_drops_ended_sentences_from_the_computed_rows_and_keeps_every_row_its_own():
-    """Row i says A (p 0.9) until it has said it lengths[i] times, then END (p 0.9); its length lives in its
-    state, so a row mixed up with another when the ended ones leave would come out the wrong length."""
-    lengths = tf.constant([5, 0, 7, 1, 2, 3, 0, 4])
-    rows_seen = []
-    likely = {A: float(np.log(0.9)), END: float(np.log(0.9))}
+def counting_step(rows_seen):
+    """Row i says A (p 0.9) until it has said it `wanted` times (its state), then END (p 0.9)."""
+    likely = float(np.log(0.9))
 
     def step(tokens, state):
         said, wanted = state
@@ -73,14 +70,40 @@ def test_greedy_drops_ended_sentences_from_the_computed_rows_and_keeps_every_row
         token = tf.where(said >= wanted, END, A)
         logits = tf.fill([tf.shape(tokens)[0], VOCAB], float(np.log(0.1 / (VOCAB - 1))))
         logits = tf.tensor_scatter_nd_update(logits, tf.stack([tf.range(tf.shape(tokens)[0]), token], 1),
-                                             tf.fill(tf.shape(token), likely[A]))
+                                             tf.fill(tf.shape(token), likely))
         return logits, (said + 1, wanted)
 
-    tokens, scores = greedy_search(step, (tf.zeros([8], tf.int32), lengths), tf.fill([8], 20), START, END)
+    return step
+
+
+def test_greedy_drops_ended_sentences_from_the_computed_rows_and_keeps_every_row_its_own():
+    """Each row's length lives in its state (counting_step), so a row mixed up with another when the ended ones
+    leave would come out the wrong length."""
+    lengths = tf.constant([5, 0, 7, 1, 2, 3, 0, 4])
+    rows_seen = []
+    tokens, scores = greedy_search(counting_step(rows_seen), (tf.zeros([8], tf.int32), lengths), tf.fill([8], 20),
+                                   START, END)
     for row, length in enumerate(lengths.numpy()):
         assert tokens.numpy()[row].tolist() == [A] * length + [END] * (tokens.shape[1] - length)
-        assert scores.numpy()[row] == pytest.approx((length + 1) * likely[END], abs=1e-5)
+        assert scores.numpy()[row] == pytest.approx((length + 1) * np.log(0.9), abs=1e-5)
     assert rows_seen[0] == 8 and rows_seen[-1] < 4  # the last steps compute the long sentences only
+
+
+def test_beam_drops_done_sentences_from_the_computed_rows_and_finds_what_it_found_with_them():
+    lengths, beam = tf.constant([5, 0, 7, 1, 2, 3, 0, 4]), 3
+    state = tile_beams((tf.zeros([8], tf.int32), lengths), beam)
+    results, rows_seen = {}, {}
+    for carrying in (False, True):
+        rows_seen[carrying] = []
+        results[carrying] = beam_search(counting_step(rows_seen[carrying]), state, tf.fill([8], 20), START, END,
+                                        beam, n_best=2, carrying=carrying)
+    (tokens, scores), (kept_tokens, kept_scores) = results[True], results[False]
+    assert tokens.numpy().tolist() == kept_tokens.numpy().tolist()
+    np.testing.assert_allclose(scores.numpy(), kept_scores.numpy(), rtol=1e-6)
+    for row, length in enumerate(lengths.numpy()):
+        assert tokens.numpy()[row, 0].tolist() == [A] * length + [END] * (tokens.shape[2] - length)
+    assert rows_seen[True][0] == 8 * beam and rows_seen[True][-1] < 4 * beam  # the last steps: the long ones only
+    assert set(rows_seen[False]) == {8 * beam}
 
 
 def test_beam_finds_the_better_sequence_and_ranks_n_best():

@@ -79,20 +79,20 @@ class Translator:
                                            model.initial_state(prepared, whole_words=words, carrying=True),
                                            max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
             return tokens[:, None], scores[:, None]
-        prepared = tile_beams(prepared, search.beam_size)
         coverage = search.coverage_penalty > 0 and self.has_attention
-        return beam_search(model.step_function(prepared, words), model.initial_state(prepared, coverage, words),
-                           max_lengths, START_ID, END_ID, search.beam_size, length_penalty,
-                           search.n_best, search.no_repeat_ngram_size, self._end_score(search, prepared, words))
+        start = model.initial_state(tile_beams(prepared, search.beam_size), coverage, words, carrying=True)
+        return beam_search(model.carrying_step_function(words), start, max_lengths, START_ID, END_ID,
+                           search.beam_size, length_penalty, search.n_best, search.no_repeat_ngram_size,
+                           self._end_score(search, words), carrying=True)
 
-    def _end_score(self, search: SearchConfig, prepared, words):
+    def _end_score(self, search: SearchConfig, words):
         """What a beam adds to a hypothesis's score when it ends (the coverage penalty, names and numbers left out),
-        or None."""
+        or None; it reads the search state (made with carrying=True)."""
         parts = []
         if search.coverage_penalty > 0 and self.has_attention:
             parts.append(lambda state: coverage_penalty(state["coverage"], search.coverage_penalty))
         if words is not None:
-            parts.append(lambda state: words.end_score(state["words"], prepared["source_ids"]))
+            parts.append(lambda state: words.end_score(state["words"], state["prepared"]["source_ids"]))
         return (lambda state: tf.add_n([part(state) for part in parts])) if parts else None
 
     def _detokenize(self, tokens):

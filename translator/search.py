@@ -116,7 +116,7 @@ def coverage_penalty(coverage, beta: float):
 
 
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
-                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, end_score=None):
+                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, end_score=None, carrying: bool = False):
     """Beam search with finished hypotheses kept apart and never extended. `alpha` may be a tensor, so that one
     graph serves every length penalty.
 
@@ -125,58 +125,93 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
     sum of log-probabilities divided by the length penalty (alpha, GNMT), plus
     `end_score(state)` [n] of the state the hypothesis ended in, where given
     (`coverage_penalty`; WholeWords.end_score); both apply only when ranking
-    finished hypotheses. end_score must never be positive: the search stops
-    once no live hypothesis can beat the finished ones, bounding it by 0.
+    finished hypotheses. end_score must never be positive: a sentence is done
+    once none of its live hypotheses can beat its n-best finished ones, bounding
+    it by 0.
+
+    `carrying`: the state holds everything per sentence the step and end_score read (as greedy_search needs),
+    so that done sentences leave the computed rows once they are half of them: a batch's search runs until its
+    slowest sentence is done, and a step costs nearly in proportion to its rows.
     """
     k = beam_size
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths)
-    beam_limits = tf.repeat(max_lengths, k)
-    alive_seq = tf.fill([batch, k, 1], start_id)  # the start column is dropped at the end
-    alive_log_probs = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1])
-    finished_seq = tf.fill([batch, k, 1], start_id)
-    finished_scores = tf.fill([batch, k], NEG_INF)
 
-    def body(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
-        history = tf.reshape(alive_seq, [batch * k, -1])
+    def body(step, rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores, out):
+        m = tf.shape(rows)[0]
+        history = tf.reshape(alive_seq, [m * k, -1])
         logits, state = step_fn(history[:, -1], state)
         log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
-        log_probs = _constrained(log_probs, history, step, beam_limits, end_id, no_repeat_ngram)
+        log_probs = _constrained(log_probs, history, step, tf.repeat(limits, k), end_id, no_repeat_ngram)
         vocab = tf.shape(log_probs)[-1]
-        candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, -1])
+        candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [m, k, vocab]), [m, -1])
         top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
         top_beam, top_token = top_index // vocab, top_index % vocab
         top_seq = tf.concat([tf.gather(alive_seq, top_beam, batch_dims=1), top_token[:, :, None]], axis=-1)
         ended = tf.equal(top_token, end_id)
         ranked = top_log_probs / length_penalty(step + 1, alpha)
         if end_score is not None:  # of the parent's state, after the step that ends it
-            ranked += tf.gather(tf.reshape(end_score(state), [batch, k]), top_beam, batch_dims=1)
+            ranked += tf.gather(tf.reshape(end_score(state), [m, k]), top_beam, batch_dims=1)
 
         # alive: the best k that did not end
         alive_log_probs, keep = tf.math.top_k(tf.where(ended, NEG_INF, top_log_probs), k=k)
         alive_seq = tf.gather(top_seq, keep, batch_dims=1)
-        parents = tf.reshape(tf.gather(top_beam, keep, batch_dims=1) + tf.range(batch)[:, None] * k, [-1])
+        parents = tf.reshape(tf.gather(top_beam, keep, batch_dims=1) + tf.range(m)[:, None] * k, [-1])
         state = tf.nest.map_structure(lambda t: tf.gather(t, parents), state)
 
         # finished: the best k among those kept so far and those that just ended
         new_scores = tf.where(ended, ranked, NEG_INF)
-        finished_seq = tf.concat([finished_seq, tf.fill([batch, k, 1], end_id)], axis=-1)
+        finished_seq = tf.concat([finished_seq, tf.fill([m, k, 1], end_id)], axis=-1)
         merged_seq = tf.concat([finished_seq, top_seq], axis=1)
         finished_scores, keep = tf.math.top_k(tf.concat([finished_scores, new_scores], axis=1), k=k)
         finished_seq = tf.gather(merged_seq, keep, batch_dims=1)
-        return step + 1, alive_seq, alive_log_probs, state, finished_seq, finished_scores
 
-    def should_continue(step, alive_seq, alive_log_probs, state, finished_seq, finished_scores):
-        best_possible = alive_log_probs[:, 0] / length_penalty(limit, alpha)  # alpha may be a tensor (>= 0)
-        worst_kept = finished_scores[:, n_best - 1]
-        return (step < limit) & ~tf.reduce_all(worst_kept >= best_possible)
+        per_sentence = (rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores)
+        if carrying:
+            live = tf.reshape(tf.where(~_done(step + 1, limits, alive_log_probs, finished_scores)), [-1])
+            per_sentence, out = tf.cond(2 * tf.size(live) <= m,
+                                        lambda: (_rows(per_sentence, live, k), _written(out, per_sentence, end_id)),
+                                        lambda: (per_sentence, out))
+        return (step + 1, *per_sentence, out)
 
-    shapes = (tf.TensorShape([]), tf.TensorShape([None, k, None]), alive_log_probs.shape,
-              tf.nest.map_structure(lambda t: tf.TensorShape([None]).concatenate(t.shape[1:]), initial_state),
-              tf.TensorShape([None, k, None]), finished_scores.shape)
-    _, alive_seq, alive_log_probs, _, finished_seq, finished_scores = tf.while_loop(
-        should_continue, body,
-        (tf.constant(0), alive_seq, alive_log_probs, initial_state, finished_seq, finished_scores),
-        shape_invariants=shapes,
-    )
-    return finished_seq[:, :n_best, 1:], finished_scores[:, :n_best]
+    def should_continue(step, rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores, out):
+        return ~tf.reduce_all(_done(step, limits, alive_log_probs, finished_scores))
+
+    def _done(step, limits, alive_log_probs, finished_scores):
+        """[m] whether each sentence's n best finished hypotheses are final: its limit is reached, or none of its
+        live hypotheses can beat them (alpha may be a tensor, >= 0: the penalty at the sentence's limit is the
+        largest it can get)."""
+        best_possible = alive_log_probs[:, 0] / length_penalty(limits, alpha)
+        return (step >= limits) | (finished_scores[:, n_best - 1] >= best_possible)
+
+    out = (tf.fill([batch, k, limit + 1], end_id), tf.fill([batch, k], NEG_INF))  # where done sentences are put
+    start = (tf.constant(0), tf.range(batch), max_lengths, tf.fill([batch, k, 1], start_id),
+             tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1]), initial_state,
+             tf.fill([batch, k, 1], start_id), tf.fill([batch, k], NEG_INF), out)
+    by_row = tf.TensorShape([None])
+    shapes = (tf.TensorShape([]), by_row, by_row, tf.TensorShape([None, k, None]), tf.TensorShape([None, k]),
+              tf.nest.map_structure(lambda t: by_row.concatenate(t.shape[1:]), initial_state),
+              tf.TensorShape([None, k, None]), tf.TensorShape([None, k]),
+              (tf.TensorShape([None, k, None]), tf.TensorShape([None, k])))
+    steps, *per_sentence, out = tf.while_loop(should_continue, body, start, shape_invariants=shapes)
+    tokens, scores = _written(out, per_sentence, end_id)
+    return tokens[:, :n_best, 1 : steps + 1], scores[:, :n_best]
+
+
+def _rows(per_sentence, live, k: int):
+    """The per-sentence loop variables of beam_search (the state per beam) at the sentences `live` only."""
+    rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores = per_sentence
+    beams = tf.reshape(live[:, None] * k + tf.range(k, dtype=live.dtype)[None, :], [-1])
+    return (*(tf.gather(t, live) for t in (rows, limits, alive_seq, alive_log_probs)),
+            tf.nest.map_structure(lambda t: tf.gather(t, beams), state),
+            tf.gather(finished_seq, live), tf.gather(finished_scores, live))
+
+
+def _written(out, per_sentence, end_id: int):
+    """The output (tokens [batch, k, limit + 1], scores [batch, k]) with the finished hypotheses of beam_search's
+    sentences `per_sentence` written in at their rows, padded with END."""
+    (tokens, scores), (rows, *_, finished_seq, finished_scores) = out, per_sentence
+    padded = tf.pad(finished_seq, [[0, 0], [0, 0], [0, tf.shape(tokens)[-1] - tf.shape(finished_seq)[-1]]],
+                    constant_values=end_id)
+    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], padded),
+            tf.tensor_scatter_nd_update(scores, rows[:, None], finished_scores))
