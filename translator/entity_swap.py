@@ -44,6 +44,7 @@ def name_counts(capitalised: Counter, lower: Counter) -> dict[str, int]:
 
 
 def names_inside_sentences(texts: pd.Series) -> set[str]:
+    """The words of `texts` that `name_counts` takes for names."""
     return set(name_counts(*word_cases(texts)))
 
 

@@ -149,7 +149,9 @@ class Translator:
         return self.model.decoder.attends
 
     def translate_with_attention(self, sentences: list[str], search: SearchConfig = SearchConfig()):
-        """[(Translation, (source tokens, output tokens, weights [output, source]) or None for an empty sentence)]."""
+        """[(Translation, (source tokens, output tokens, weights [output, source]) or None for an empty sentence)].
+        Each sentence is searched as it stands (not cut into pieces, no name surrogates), so that the weights
+        belong to the tokens shown."""
         if not self.has_attention:
             raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
 
