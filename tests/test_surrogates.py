@@ -18,7 +18,8 @@ def corpus_pairs() -> pd.DataFrame:
     pairs = [("Tom está aquí.", "Tom is here."), ("Vi a Tom en Boston.", "I saw Tom in Boston."),
              ("Ayer llovió.", "It rained yesterday."), ("Llegó ayer.", "He came yesterday."),
              ("Mary es alta.", "Mary is tall."), ("Hablé con Mary.", "I talked to Mary."),
-             ("Vi a Ana.", "I saw Ana."), ("Vino con Ana.", "She came with Ana."), ("Yo vi a Tom.", "I saw Tom.")]
+             ("Vi a Ana.", "I saw Ana."), ("Vino con Ana.", "She came with Ana."), ("Yo vi a Tom.", "I saw Tom."),
+             ("Vivo en Londres.", "I live in London."), ("Fui a Londres.", "I went to London.")]
     pairs += [("Vive en Boston con Tom.", "He lives in Boston with Tom.")] * 10
     pairs += [("Mary conoce a Mary.", "Mary knows Mary.")] * 3
     return pd.DataFrame(pairs, columns=["source", "target"])
@@ -42,6 +43,11 @@ def test_an_unseen_or_rare_name_is_masked_and_a_frequent_one_or_an_ordinary_word
     assert surrogates.mask("Vi a Ana.")[1] == (Replacement(first, "Ana"),)
     assert surrogates.mask("Tom vive en Boston.") == ("Tom vive en Boston.", ())
     assert surrogates.mask("Ayer llovió.") == ("Ayer llovió.", ())  # "ayer" is an ordinary word
+
+
+def test_a_rare_name_that_its_targets_translated_is_left_to_the_model(surrogates):
+    assert surrogates.names["Londres"] == 2 and surrogates.held.get("Londres", 0) == 0  # never copied: "London"
+    assert surrogates.mask("Tom está en Londres.") == ("Tom está en Londres.", ())
 
 
 def test_a_run_of_names_takes_one_surrogate_and_one_the_sentence_holds_is_skipped(surrogates):

@@ -222,9 +222,10 @@ class SearchConfig(Checked):
     whole_words: bool = option(True, "Once an output word starts as a name or number of the source does, finish it "
                                "as the source spells it (models with one vocabulary for both languages).",
                                negative="--no-whole-words")
-    name_surrogates: bool = option(True, "Translate a name the training sources held fewer than 5 times as a name "
-                                   "they held often, then put it back in the output (the model's names.json; "
-                                   "not in an exported SavedModel).", negative="--no-name-surrogates")
+    name_surrogates: bool = option(True, "Translate a name the training sources never held (or copied fewer than "
+                                   "5 times) as a name they held often, then put it back in the output (the "
+                                   "model's names.json; not in an exported SavedModel).",
+                                   negative="--no-name-surrogates")
 
     def __post_init__(self):
         super().__post_init__()

@@ -10,14 +10,16 @@ translated as "Tom estaba triste." and "Tom" in the output becomes "Nerys" again
 What `learn` keeps from the training pairs' source side (names.json in the model folder):
 - `names`: the words written capitalised right after another word more often than in lower case (what
   entity_swap counts as names), with how often they were written so;
+- `held`: of those, how many pairs' targets held them verbatim (none: a word the model learned to translate,
+  such as a German noun, or "Londres" -> "London");
 - `lower_case`: every word the source side writes in lower case, so that a capitalised word whose lower-case
   form is an ordinary word ("Ayer" at a sentence's start) is never taken for a name;
 - `surrogates`: the names the two sides most often hold verbatim, most frequent first.
 
 In a sentence, a capitalised word is a name unless its lower-case form is an ordinary word and not one of
 `names`; a run of names (words separated by spaces only: "Antonio Guzmán Blanco") is replaced by one
-surrogate when any of its words was seen as a name fewer than `MIN_SEEN` times. Each run takes the next
-surrogate the sentence does not already hold.
+surrogate when any of its words is rare: never seen as a name, or seen fewer than `MIN_SEEN` times and held
+verbatim by a target at least once. Each run takes the next surrogate the sentence does not already hold.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import pandas as pd
 from translator.entity_swap import name_counts, word_cases
 from translator.fidelity import entities, whole_word
 
-MIN_SEEN = 5  # a name written fewer times in the training sources is replaced (set beforehand, not tuned)
+MIN_SEEN = 5  # a copied name seen fewer times in the training sources is rare (set beforehand, not tuned)
 SURROGATES = 4  # runs replaced per sentence at most
 A_WORD = re.compile(r"(?<![^\W_])[^\W\d_][^\W_]*")  # a whole word starting with a letter
 
@@ -46,6 +48,7 @@ class Replacement:
 class NameSurrogates:
     surrogates: tuple[str, ...]
     names: dict[str, int] = field(default_factory=dict)  # times written capitalised after a word
+    held: dict[str, int] = field(default_factory=dict)  # pairs whose target held the name verbatim
     lower_case: frozenset[str] = frozenset()
 
     @classmethod
@@ -57,7 +60,7 @@ class NameSurrogates:
         for source, target in zip(pairs["source"], pairs["target"]):
             held.update(e for e in entities(source, [target]) if e in names)
         surrogates = tuple(word for word, _ in held.most_common(SURROGATES))
-        return cls(surrogates, names, frozenset(lower))
+        return cls(surrogates, names, dict(held), frozenset(lower))
 
     def mask(self, text: str) -> tuple[str, tuple[Replacement, ...]]:
         """(text with each rarely seen run of names replaced by a surrogate, the replacements made)."""
@@ -83,7 +86,7 @@ class NameSurrogates:
         return word[0].isupper() and (word in self.names or word.lower() not in self.lower_case)
 
     def _rare_runs(self, text: str) -> list[tuple[int, int]]:
-        """(start, end) of each run of names holding a word seen as a name fewer than MIN_SEEN times."""
+        """(start, end) of each run of names holding a rare one."""
         runs, current = [], []
         for match in A_WORD.finditer(text):
             if not self._is_name(match.group()):
@@ -94,14 +97,18 @@ class NameSurrogates:
             if not current:
                 runs.append(current)
             current.append(match)
-        rare = [run for run in runs if any(self.names.get(m.group(), 0) < MIN_SEEN for m in run)]
+        rare = [run for run in runs if any(self._is_rare(m.group()) for m in run)]
         return [(run[0].start(), run[-1].end()) for run in rare]
+
+    def _is_rare(self, name: str) -> bool:
+        seen = self.names.get(name, 0)
+        return seen == 0 or (seen < MIN_SEEN and self.held.get(name, 0) > 0)
 
     def to_json(self) -> dict:
         return {"surrogates": list(self.surrogates), "names": dict(sorted(self.names.items())),
-                "lower_case": sorted(self.lower_case)}
+                "held": dict(sorted(self.held.items())), "lower_case": sorted(self.lower_case)}
 
     @classmethod
     def from_json(cls, saved: dict) -> "NameSurrogates":
-        names = {str(word): int(count) for word, count in saved["names"].items()}
-        return cls(tuple(str(s) for s in saved["surrogates"]), names, frozenset(map(str, saved["lower_case"])))
+        names, held = ({str(word): int(count) for word, count in saved[key].items()} for key in ("names", "held"))
+        return cls(tuple(str(s) for s in saved["surrogates"]), names, held, frozenset(map(str, saved["lower_case"])))
