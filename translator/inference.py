@@ -180,7 +180,6 @@ class Translator:
         return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
                                self.token_count, self.max_length, surrogates)
 
-
     def token_count(self, text: str) -> int:
         """Source tokens of one text (what the maximum length counts)."""
         return int(self.source_tokenizer.tokenize(tf.constant([text])).row_lengths()[0])
