@@ -68,7 +68,8 @@ def code_digest() -> bytes:
 
 class CachedTranslator:
     """The cached graph behind the Translator's `translate`, for the one search setting it was traced with (the
-    best hypothesis only); `search_setting` and `translate` as the Translator's."""
+    best hypothesis only); `search_setting` and `translate` as the Translator's. `name_surrogates` (NameSurrogates,
+    or None for none) serve every line it translates."""
 
     def __init__(self, folder: Path, max_length: int, search: SearchConfig, optimize: bool = True,
                  name_surrogates=None):
@@ -80,7 +81,7 @@ class CachedTranslator:
         loaded = tf.saved_model.load(str(folder))
         self._search, self._count = loaded.signatures["translate"], loaded.signatures["token_counts"]
         self.max_length, self.search = max_length, search
-        self.name_surrogates = name_surrogates if search.name_surrogates else None
+        self.name_surrogates = name_surrogates
 
     def search_setting(self, *given) -> SearchConfig:
         return self.search
@@ -107,7 +108,8 @@ def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int,
     if entry is None or not entry.is_dir():
         return None
     try:
-        return CachedTranslator(entry, max_length, search, optimize, run_dir.load_name_surrogates())
+        surrogates = run_dir.load_name_surrogates() if search.name_surrogates else None
+        return CachedTranslator(entry, max_length, search, optimize, surrogates)
     except Exception:  # noqa: BLE001 - whatever a damaged entry raises, the full path translates and rebuilds it
         return None
 

@@ -14,14 +14,12 @@ times in a row (a loop inside a word, "inffffffffize").
 
 from __future__ import annotations
 
+import functools
 import re
-
-from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 DIGITS = re.compile(r"\d+")
 WORD = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)  # a word starting with a letter
 CHARACTER_LOOP = re.compile(r"([^\W\d_])\1{3,}", re.UNICODE)
-TOKENIZE = Tokenizer13a()
 
 
 def entities(source: str, references: list[str]) -> list[str]:
@@ -40,8 +38,17 @@ def holds(text: str, entity: str) -> bool:
     return whole_word(entity).search(text) is not None
 
 
+@functools.cache
+def _tokenizer_13a():
+    """sacrebleu's 13a tokenizer, imported on first use: the fast start reads this module (name surrogates) and
+    importing sacrebleu cost it ~40 ms."""
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    return Tokenizer13a()
+
+
 def repeats(output: str) -> bool:
-    tokens = TOKENIZE(output).split()
+    tokens = _tokenizer_13a()(output).split()
     in_a_row = any(tokens[i] == tokens[i + 1] == tokens[i + 2] == tokens[i + 3] for i in range(len(tokens) - 3))
     trigrams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
     return in_a_row or len(set(trigrams)) < len(trigrams) or CHARACTER_LOOP.search(output) is not None

@@ -119,8 +119,8 @@ def weights_cast_once(model):
     (a loop's gradient for them then adds up in the compute dtype: a GRU's gradient over 30 steps was
     0.8-1.0 % off float32's, against 0.7-0.9 % with a cast per step). The variables of layers that compute in
     float32, and a layer's `float32_weights` (biases added in float32), are read once as float32 instead, and
-    its `float32_gradient_weights` as float32 too
-    while `matmul_operand` serves their cast copy (the recurrent kernels). Nothing changes where the compute and
+    its `float32_gradient_weights` as float32 too, while `matmul_operand` serves their cast copy (the recurrent
+    kernels). Nothing changes where the compute and
     variable dtypes agree (float32). Built on keras.StatelessScope, which maps variables to values; what a
     layer assigns inside (a random seed's state) is written to its variable on the way out.
     """

@@ -64,9 +64,12 @@ class NameSurrogates:
 
     def mask(self, text: str) -> tuple[str, tuple[Replacement, ...]]:
         """(text with each rarely seen run of names replaced by a surrogate, the replacements made)."""
+        runs = self._rare_runs(text)
+        if not runs:
+            return text, ()
         free = [name for name in self.surrogates if not whole_word(name).search(text)]
         pieces, replacements, end = [], [], 0
-        for start, stop in self._rare_runs(text):
+        for start, stop in runs:
             if not free:
                 break
             replacement = Replacement(free.pop(0), text[start:stop])
