@@ -36,7 +36,9 @@ def export_saved_model(translator: Translator, out: Path, search: SearchConfig) 
         return {"translation": texts[:, 0], "score": scores[:, 0], "truncated": truncated}
 
     archive = keras.export.ExportArchive()
-    archive.track(translator.model)
+    # The model is not tracked: the endpoints' own variables are saved anyway, and a tracked Keras model's
+    # variables were saved a second time beside them (Keras' wrappers and the tf.Variables the graph captures),
+    # which doubled the folder and the memory of whoever loads it.
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
     archive.add_endpoint("translate", translate, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
