@@ -45,12 +45,16 @@ def cli(context, debug):
     context.obj = {"debug": debug}
 
 
-def load_tensorflow():
-    """Import TensorFlow, quietly unless --debug; commands that need it call this first."""
-    if not click.get_current_context().find_root().obj["debug"]:
-        from translator.quiet import import_tensorflow_quietly
+def load_tensorflow(defer_keras: bool = False):
+    """Import TensorFlow, quietly unless --debug; commands that need it call this first. `defer_keras`: for a
+    command that may need no Keras (quiet.keras_deferred)."""
+    from translator.quiet import import_tensorflow_quietly, keras_deferred
 
-        import_tensorflow_quietly()
+    if not click.get_current_context().find_root().obj["debug"]:
+        import_tensorflow_quietly(defer_keras)
+    elif defer_keras:
+        with keras_deferred():
+            import tensorflow  # noqa: F401
 
 
 @cli.group()
@@ -374,10 +378,10 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
-    load_tensorflow()
+    plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
+    load_tensorflow(defer_keras=plain)
     from translator.translation import translation_record
 
-    plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
     translator = fast_translator(model_dir, search, few_sentences=input_file is None) if plain else None
     to_cache = plain and translator is None
     if translator is None:

@@ -1,10 +1,15 @@
 """The fast start: `translate` loads a cached SavedModel of the model's graph instead of building and tracing it."""
 
+import os
 import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from translator import fast_start
 from translator.config import SearchConfig
 from translator.fast_start import CachedTranslator, cache_entry, save_to_cache
@@ -87,3 +92,37 @@ def test_the_cache_can_be_turned_off(toy_model, monkeypatch):
     assert cache_entry(RunDir(toy_model), SearchConfig()) is None
     result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy")
     assert result.returncode == 0 and result.stdout == "I am here.\n"
+
+
+def test_the_cache_keeps_the_latest_used_entries_and_nothing_else(tmp_path):
+    for age, name in enumerate(["m-" + f"{i:020x}" for i in range(5)]):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "saved_model.pb").write_bytes(b"graph")
+        os.utime(tmp_path / name, (1_000_000 - age, 1_000_000 - age))  # m-0 used last
+    (tmp_path / "notes").mkdir()  # a user's own folder in the cache
+    (tmp_path / ("m-" + "f" * 20)).mkdir()  # an entry being written: no saved_model.pb yet
+    fast_start.prune(tmp_path, keep=2)
+    assert entries(tmp_path) == sorted(["m-" + f"{i:020x}" for i in range(2)] + ["notes", "m-" + "f" * 20])
+
+
+def test_an_entry_holds_each_weight_once(toy_model, cache):
+    translator = Translator.load(toy_model)
+    search = translator.search_setting(3)
+    save_to_cache(translator, RunDir(toy_model), search)
+    saved = tf.train.list_variables(str(cache_entry(RunDir(toy_model), search) / "variables" / "variables"))
+    weights = [shape for name, shape in saved if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert sum(int(np.prod(shape)) for shape in weights) == translator.model.count_params()
+
+
+@pytest.mark.slow
+def test_a_translation_from_the_cache_imports_neither_keras_nor_tensorflow_texts_python_api(toy_model, cache):
+    """What keeps its start fast and small (fast_start.py): the CLI's translate in a process of its own."""
+    assert run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy").returncode == 0  # caches
+    program = ("import atexit, runpy, sys; "
+               "atexit.register(lambda: print(sorted(m for m in ('keras', 'tensorflow_text', 'pandas') if m in sys.modules))); "
+               "sys.argv = ['cli.py', 'translate', '--model-dir', sys.argv[1], 'Estoy aquí.', '--greedy']; "
+               "runpy.run_path('cli.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", program, str(toy_model)], capture_output=True, text=True,
+                            cwd=REPO, env={**os.environ, "TRANSLATOR_CACHE": str(cache)}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "I am here.\n[]\n"

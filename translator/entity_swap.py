@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # only annotations: the translate command's fast start never imports pandas
+    import pandas as pd
 
 from translator.fidelity import WORD, entities, whole_word
 

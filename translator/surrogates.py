@@ -27,8 +27,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # only annotations: the translate command's fast start never imports pandas
+    import pandas as pd
 
 from translator.entity_swap import name_counts, word_cases
 from translator.fidelity import entities, whole_word
