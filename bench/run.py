@@ -307,6 +307,41 @@ def measure_streamed_rss(config_name: str, sizes_in_pairs: list[int], steps: int
             "streamed_rss_ratio": round(peaks[str(sizes_in_pairs[-1])] / peaks[str(sizes_in_pairs[0])], 3)}
 
 
+def timed_process(command: list, env: dict) -> tuple[float, float]:
+    """(wall seconds, peak resident MB) of one process; os.wait4 gives that child's own peak."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark step {' '.join(map(str, command))} failed")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def measure_cli_start(runs: int = 3) -> dict:
+    """What a user waits for: `python cli.py translate "Hola."` with the default model (its graph cached by a first
+    run, in a cache of its own) against the bare `import tensorflow, tensorflow_text` alone, runs alternating;
+    medians. Their difference is the time to the first translation after the import."""
+    import tempfile
+
+    import numpy as np
+
+    translate = [sys.executable, "cli.py", "translate", "Hola."]
+    bare = [sys.executable, "-c", "import tensorflow, tensorflow_text"]
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "TRANSLATOR_CACHE": cache}
+        timed_process(translate, env)  # exports the graph into the cache
+        timed = {"import": [], "translate": []}
+        for _ in range(runs):
+            timed["import"].append(timed_process(bare, env))
+            timed["translate"].append(timed_process(translate, env))
+    seconds = {name: float(np.median([t for t, _ in runs])) for name, runs in timed.items()}
+    peaks = {name: max(rss for _, rss in runs) for name, runs in timed.items()}
+    return {"import_s": round(seconds["import"], 2), "translate_s": round(seconds["translate"], 2),
+            "first_translation_after_import_s": round(seconds["translate"] - seconds["import"], 2),
+            "import_peak_rss_mb": round(peaks["import"], 1), "translate_peak_rss_mb": round(peaks["translate"], 1),
+            "runs": runs}
+
+
 def child(*args) -> dict:
     """Run one measurement in a fresh process; its last stdout line is JSON."""
     output = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
@@ -439,6 +474,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                 for precision_name in precisions] if model_dir.exists() else []
     if reference_figures:
         with_reference_ratios(rows, decoding, reference_figures)
+    click.echo("translate \"Hola.\" from the command line ...", err=True)
+    cli_start = measure_cli_start()
     quality = []
     for precision_name, seed in itertools.product(precisions if quality_minutes or quality_steps else (),
                                                   quality_seeds.split(",")):
@@ -454,7 +491,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
               "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
               "decoding_by_precision": decoding, "decoders": rows, "reference": reference_figures,
-              "quality": quality, "streamed_training": streamed, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
+              "quality": quality, "streamed_training": streamed, "cli_start": cli_start, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
               "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
     if reference_figures:
@@ -469,6 +506,9 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if decoding:
         click.echo(f"\ndecoding with {model_dir} ({decoding[0]['decode_sentences']} unique test sentences):")
         click.echo(pd.DataFrame(decoding).to_string(index=False))
+    click.echo('\n`python cli.py translate "Hola."` (default model, graph cached) against the bare import of '
+               f'tensorflow and tensorflow_text, medians of {cli_start["runs"]}:')
+    click.echo(pd.DataFrame([cli_start]).drop(columns=["runs"]).to_string(index=False))
     if quality:
         budget = f"{quality_steps} steps" if quality_steps else f"{quality_minutes:g} minutes"
         click.echo(f"\nquality after {budget} of training (attention, greedy, test split):")
