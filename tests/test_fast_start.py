@@ -100,9 +100,14 @@ def test_the_cache_keeps_the_latest_used_entries_and_nothing_else(tmp_path):
         (tmp_path / name / "saved_model.pb").write_bytes(b"graph")
         os.utime(tmp_path / name, (1_000_000 - age, 1_000_000 - age))  # m-0 used last
     (tmp_path / "notes").mkdir()  # a user's own folder in the cache
-    (tmp_path / ("m-" + "f" * 20)).mkdir()  # an entry being written: no saved_model.pb yet
+    (tmp_path / ("m-" + "f" * 20)).mkdir()  # no saved_model.pb: not an entry
+    writing = tmp_path / (".partial-m-" + "e" * 20)  # one being written (files.atomic_path)
+    writing.mkdir()
+    (writing / "saved_model.pb").write_bytes(b"graph")
+    os.utime(writing, (0, 0))
     fast_start.prune(tmp_path, keep=2)
-    assert entries(tmp_path) == sorted(["m-" + f"{i:020x}" for i in range(2)] + ["notes", "m-" + "f" * 20])
+    assert entries(tmp_path) == sorted(["m-" + f"{i:020x}" for i in range(2)] + ["notes", "m-" + "f" * 20,
+                                                                                 writing.name])
 
 
 def test_an_entry_holds_each_weight_once(toy_model, cache):

@@ -46,7 +46,7 @@ MODEL_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, LENGTH_LIMIT
 # RegexSplitWithOffsets, FastWordpieceTokenizeWithOffsets; its detokenizer is core TensorFlow's ops)
 TEXT_OP_LIBRARIES = ("_normalize_ops", "_regex_split_ops", "_fast_wordpiece_tokenizer")
 KEPT_ENTRIES = 8  # graphs the cache keeps, the most recently used (the default model's: 47 MB each)
-ENTRY_NAME = re.compile(r".+-[0-9a-f]{20}")
+ENTRY_NAME = re.compile(r"[^.].*-[0-9a-f]{20}")  # not a hidden one: one being written (files.atomic_path)
 
 
 def cache_root() -> Path | None:
