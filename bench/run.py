@@ -334,8 +334,8 @@ def measure_cli_start(runs: int = 3) -> dict:
         for _ in range(runs):
             timed["import"].append(timed_process(bare, env))
             timed["translate"].append(timed_process(translate, env))
-    seconds = {name: float(np.median([t for t, _ in runs])) for name, runs in timed.items()}
-    peaks = {name: max(rss for _, rss in runs) for name, runs in timed.items()}
+    seconds = {name: float(np.median([t for t, _ in measured])) for name, measured in timed.items()}
+    peaks = {name: max(rss for _, rss in measured) for name, measured in timed.items()}
     return {"import_s": round(seconds["import"], 2), "translate_s": round(seconds["translate"], 2),
             "first_translation_after_import_s": round(seconds["translate"] - seconds["import"], 2),
             "import_peak_rss_mb": round(peaks["import"], 1), "translate_peak_rss_mb": round(peaks["translate"], 1),

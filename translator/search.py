@@ -3,8 +3,10 @@
 A step function maps (tokens [n], state) -> (logits [n, vocab], new state),
 where `state` is a nest of tensors whose first axis is n. The search decides
 which hypotheses live; the caller decides what a step computes. Constants of
-a sentence (encoder memory, attention keys) live in the step function's
-closure, tiled once per beam with `tile_beams`, never gathered per step.
+a sentence (encoder memory, attention keys) are tiled once per beam with
+`tile_beams` and never gathered per step: they travel in the state, gathered
+only when finished sentences leave the computed rows (greedy_search, and
+beam_search with `carrying`), or live in the step function's closure.
 
 Every sentence has its own length limit `max_lengths[b]`: at that step only
 the end token may follow, so a sentence's output never depends on which other
