@@ -168,3 +168,14 @@ def test_a_line_of_several_sentences_is_translated_sentence_by_sentence(translat
     assert line.text == f"{alone[0].text}  {alone[1].text}"
     assert line.score == pytest.approx(alone[0].score + alone[1].score, abs=1e-5)
     assert line.alternatives == [(line.text, line.score)]
+
+
+def test_token_counts_are_the_tokenizers_and_translate_all_keeps_the_input_order(translator, toy_pairs):
+    from translator.evaluate import translate_all
+
+    sentences = list(toy_pairs.source)[::-1] + ["¿Dónde está el perro grande?", "Hola"]
+    expected = [len(translator.source_tokenizer.tokenize([s])[0]) for s in sentences]
+    assert translator.token_counts(sentences) == expected and translator.token_counts([]) == []
+    assert translator.token_count(sentences[-2]) == expected[-2]
+    hypotheses, _ = translate_all(translator, sentences, SearchConfig(greedy=True))
+    assert hypotheses == [t.text for t in translator.translate(sentences, SearchConfig(greedy=True))]

