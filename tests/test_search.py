@@ -289,3 +289,30 @@ def test_a_models_coverage_is_the_attention_it_paid_with_padding_counted_as_read
     for token in (START, A, B):
         _, state = step(tf.constant([token, token]), state)
     np.testing.assert_allclose(state["coverage"].numpy().sum(-1), [3.0, 4.0], rtol=1e-5)  # 3 steps of weights summing to 1
+
+
+@pytest.mark.parametrize("no_repeat_ngram", [0, 2])
+def test_a_fixed_step_search_compiles_under_xla_and_finds_what_the_compacting_one_finds(no_repeat_ngram):
+    """`steps` keeps every shape fixed (no rows leave), so that XLA compiles the search; the output is the same,
+    padded with END to `steps` tokens."""
+    limits, steps = tf.constant([12, 5, 9]), 14
+
+    def both(search, *args, **kwargs):
+        compacting = search(*args, **kwargs)
+        fixed = tf.function(lambda: search(*args, **kwargs, steps=steps), jit_compile=True)()
+        return compacting, fixed
+
+    (greedy, greedy_scores), (fixed, fixed_scores) = both(greedy_search, markov(LOOP), dummy_state(3), limits, START,
+                                                          END, no_repeat_ngram)
+    assert fixed.shape == (3, steps)
+    assert fixed.numpy()[:, : greedy.shape[1]].tolist() == greedy.numpy().tolist()
+    assert (fixed.numpy()[:, greedy.shape[1] :] == END).all()
+    np.testing.assert_allclose(fixed_scores.numpy(), greedy_scores.numpy(), rtol=1e-6)
+    carrying_state = {"decoder": dummy_state(9)}
+    step = markov(LOOP)
+    beam_step = lambda tokens, state: (step(tokens, state["decoder"])[0], state)  # noqa: E731
+    (beams, beam_scores), (fixed, fixed_scores) = both(beam_search, beam_step, carrying_state, limits, START, END,
+                                                       3, 0.6, 3, no_repeat_ngram, carrying=True)
+    assert fixed.shape == (3, 3, steps)
+    assert fixed.numpy()[..., : beams.shape[2]].tolist() == beams.numpy().tolist()
+    np.testing.assert_allclose(fixed_scores.numpy(), beam_scores.numpy(), rtol=1e-6)

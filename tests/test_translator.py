@@ -179,3 +179,18 @@ def test_token_counts_are_the_tokenizers_and_translate_all_keeps_the_input_order
     assert translator.token_count(sentences[-2]) == expected[-2]
     hypotheses, _ = translate_all(translator, sentences, SearchConfig(greedy=True))
     assert hypotheses == [t.text for t in translator.translate(sentences, SearchConfig(greedy=True))]
+
+
+@pytest.mark.parametrize("search", [SearchConfig(greedy=True), SearchConfig(beam_size=5, n_best=3)])
+def test_an_xla_compiled_search_of_a_few_sentences_translates_as_the_graph_does(toy_model, toy_pairs, search):
+    """xla_max_batch=2: one or two sentences search XLA-compiled, three or more in the graph; both the same."""
+    xla = Translator.load(toy_model, xla_max_batch=2)
+    plain = Translator.load(toy_model)
+    sentences = list(toy_pairs.source)[:3] + ["¿Dónde está el perro grande?"]
+    for batch in ([sentences[0]], sentences[1:3], sentences):
+        compiled, graph = xla.translate(batch, search), plain.translate(batch, search)
+        assert [t.alternatives[i][0] for t in compiled for i in range(search.n_best)] == \
+               [t.alternatives[i][0] for t in graph for i in range(search.n_best)]
+        assert [s for t in compiled for _, s in t.alternatives] == \
+               pytest.approx([s for t in graph for _, s in t.alternatives], abs=1e-5)
+    assert len(xla._xla_searches) == 1  # traced once, compiled per shape

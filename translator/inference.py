@@ -2,6 +2,14 @@
 
 Text -> ids -> encoder -> search -> ids -> text runs in one compiled
 tf.function per search setting, so a batch costs one call from Python.
+
+A long-lived process (`serve`) may have its searches of a few sentences compiled by XLA as well
+(`xla_max_batch`): a step of one sentence is a hundred and more small ops, whose scheduling costs more than their
+arithmetic, and XLA fuses them; one sentence's beam search then takes about half the time. XLA needs every shape
+fixed, so such a search keeps all its rows to the end (search.py's `steps`) and is compiled once per batch size
+and source length (rounded up to SOURCE_BUCKET tokens), about 0.7 s each, on first use: not worth it for a
+command that translates once and exits, nor for large batches, whose search gains more from dropping the
+sentences that are done.
 """
 
 from __future__ import annotations
@@ -24,21 +32,24 @@ from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
 from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
 from translator.whole_words import WholeWords
 
+SOURCE_BUCKET = 8  # an XLA-compiled search compiles once per source length rounded up to a multiple of this
+
 
 class Translator:
     def __init__(self, model: Seq2Seq, config: RunConfig, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
-                 model_dir: Path | None = None):
+                 model_dir: Path | None = None, xla_max_batch: int = 0):
         self.model, self.config, self.model_dir = model, config, model_dir
+        self.xla_max_batch = xla_max_batch  # batches up to this size search XLA-compiled (see above); 0: none
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
         self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
         self.name_surrogates = RunDir(model_dir).load_name_surrogates() if model_dir is not None else None
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
-        self._compiled = {}
+        self._compiled, self._xla_searches = {}, {}
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "Translator":
+    def load(cls, model_dir: str | Path, xla_max_batch: int = 0) -> "Translator":
         run_dir = RunDir(model_dir).require()
         config = run_dir.load_config()
         source, target = run_dir.load_tokenizers()
@@ -46,7 +57,7 @@ class Translator:
             raise ModelDirError(f"{run_dir}: damaged: a shared-vocabulary model whose two tokenizers differ")
         model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
         run_dir.load_weights(model)
-        return cls(model, config, source, target, run_dir.path)
+        return cls(model, config, source, target, run_dir.path, xla_max_batch)
 
     # --- in-graph pieces ---------------------------------------------------------------
     def encode_source(self, texts):
@@ -66,24 +77,43 @@ class Translator:
         length_penalty = search.length_penalty if length_penalty is None else length_penalty
         source, max_lengths, truncated = self.encode_source(texts)
         with precision.weights_cast_once(self.model):
-            tokens, scores = self._search_source(source, max_lengths, search, length_penalty)
+            if not self.xla_max_batch:
+                tokens, scores = self._search_source(source, max_lengths, search, length_penalty)
+            else:
+                tokens, scores = tf.cond(tf.shape(source)[0] <= self.xla_max_batch,
+                                         lambda: self._xla_search(source, max_lengths, search, length_penalty),
+                                         lambda: self._search_source(source, max_lengths, search, length_penalty))
         return source, tokens, scores, truncated
 
-    def _search_source(self, source, max_lengths, search: SearchConfig, length_penalty):
-        """(output ids [batch, n, L], scores [batch, n]) for source ids [batch, S]."""
+    def _xla_search(self, source, max_lengths, search: SearchConfig, length_penalty):
+        """`_search_source` compiled by XLA, over the source padded to a multiple of SOURCE_BUCKET tokens (padding is
+        masked: the same output), its output ids cut after the longest hypothesis."""
+        key = replace(search, length_penalty=0.0, name_surrogates=False)
+        if key not in self._xla_searches:
+            self._xla_searches[key] = tf.function(
+                lambda source, limits, alpha: self._search_source(source, limits, search, alpha, self.max_length + 2),
+                jit_compile=True)
+        padded = tf.pad(source, [[0, 0], [0, -tf.shape(source)[1] % SOURCE_BUCKET]], constant_values=PAD_ID)
+        tokens, scores = self._xla_searches[key](padded, max_lengths, length_penalty)
+        longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(tokens, END_ID), tf.int32), axis=-1)) + 1
+        return tokens[..., :longest], scores
+
+    def _search_source(self, source, max_lengths, search: SearchConfig, length_penalty, steps: int | None = None):
+        """(output ids [batch, n, L], scores [batch, n]) for source ids [batch, S]; `steps`: a static bound on the
+        output length, for XLA (search.py)."""
         model = self.model
         prepared = model.prepare_decoding(source)
         words = self.whole_words if search.whole_words else None
         if search.greedy or search.beam_size == 1:
             tokens, scores = greedy_search(model.carrying_step_function(words),
                                            model.initial_state(prepared, whole_words=words, carrying=True),
-                                           max_lengths, START_ID, END_ID, search.no_repeat_ngram_size)
+                                           max_lengths, START_ID, END_ID, search.no_repeat_ngram_size, steps)
             return tokens[:, None], scores[:, None]
         coverage = search.coverage_penalty > 0 and self.has_attention
         start = model.initial_state(tile_beams(prepared, search.beam_size), coverage, words, carrying=True)
         return beam_search(model.carrying_step_function(words), start, max_lengths, START_ID, END_ID,
                            search.beam_size, length_penalty, search.n_best, search.no_repeat_ngram_size,
-                           self._end_score(search, words), carrying=True)
+                           self._end_score(search, words), carrying=True, steps=steps)
 
     def _end_score(self, search: SearchConfig, words):
         """What a beam adds to a hypothesis's score when it ends (the coverage penalty, names and numbers left out),

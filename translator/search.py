@@ -13,6 +13,11 @@ the end token may follow, so a sentence's output never depends on which other
 sentences share its batch. With `no_repeat_ngram` n > 0, a token that would
 complete an n-gram already in the hypothesis is never chosen (Hugging Face's
 `no_repeat_ngram_size`), which stops degenerate loops ("ff ff ff ...").
+
+Hypotheses are token buffers as wide as the longest limit allows (START, then
+END until written), filled a column a step, and every constraint is computed
+with static shapes (no `tf.where` of indices), so that, given `steps`, a whole
+search compiles under XLA (inference.py uses it for a few sentences at a time).
 """
 
 from __future__ import annotations
@@ -32,42 +37,64 @@ def length_penalty(length, alpha: float):
     return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
 
 
-def repeated_ngram_indices(history, ngram: int):
-    """[m, 2] (row, token): the tokens that, appended to each history [n, T], would repeat one of its n-grams."""
-    length = tf.shape(history)[1]
-    windows = length - ngram + 1  # the n-grams wholly inside the history (none while it is shorter)
-    starts = tf.range(tf.maximum(windows, 0))
-    prefixes = tf.gather(history, starts[:, None] + tf.range(ngram - 1)[None, :], axis=1)  # [n, W, ngram - 1]
-    last = history[:, length - (ngram - 1):]  # the n - 1 tokens the next one would follow
-    matches = tf.where(tf.reduce_all(tf.equal(prefixes, last[:, None, :]), axis=-1))  # [m, (row, window)]
-    followers = tf.gather_nd(tf.gather(history, starts + ngram - 1, axis=1), matches)
-    return tf.stack([matches[:, 0], tf.cast(followers, tf.int64)], axis=1)
+def with_column(buffer, column, values):
+    """Token buffers [..., width] with `values` [...] written at `column` (a scalar tensor)."""
+    return tf.where(tf.equal(tf.range(tf.shape(buffer)[-1]), column), values[..., None], buffer)
 
 
-def repeated_ngram_tokens(history, ngram: int, vocab_size):
-    """[n, vocab] bool: `repeated_ngram_indices` as a mask."""
-    indices = repeated_ngram_indices(history, ngram)
-    banned = tf.zeros(tf.stack([tf.shape(history)[0], vocab_size]), tf.bool)
-    return tf.tensor_scatter_nd_update(banned, indices, tf.ones(tf.shape(indices)[:1], tf.bool))
+def start_buffer(shape, width, start_id: int, end_id: int):
+    """Token buffers [*shape, width]: START in column 0, END after it (where a search writes its tokens)."""
+    return with_column(tf.fill(tf.concat([shape, [width]], 0), end_id), 0, tf.fill(shape, start_id))
+
+
+def repeated_ngrams(history, length, ngram: int):
+    """(followers [n, W], repeats [n, W] bool) for token buffers history [n, width] whose first `length` columns
+    are written: window w's n - 1 tokens are followed by followers[:, w], and `repeats` holds where they equal the
+    history's last n - 1 tokens, so that appending that follower would repeat the window's n-gram. Every shape
+    is static given the buffer's, so that XLA can compile it."""
+    windows = tf.range(tf.shape(history)[1] - ngram + 1)
+    prefixes = tf.gather(history, windows[:, None] + tf.range(ngram - 1)[None, :], axis=1)  # [n, W, ngram - 1]
+    last = tf.gather(history, tf.maximum(length - (ngram - 1), 0) + tf.range(ngram - 1), axis=1)
+    followers = tf.gather(history, windows + ngram - 1, axis=1)
+    written = windows + ngram <= length  # the window and its follower lie in the written columns
+    return followers, tf.reduce_all(tf.equal(prefixes, last[:, None, :]), axis=-1) & written[None, :]
+
+
+def token_mask(tokens, where, vocab_size):
+    """[n, vocab] bool: True at tokens[i, j] (ids [n, W]) for the (i, j) where `where` [n, W] holds."""
+    rows = tf.broadcast_to(tf.range(tf.shape(tokens)[0])[:, None], tf.shape(tokens))
+    indices = tf.reshape(tf.stack([rows, tokens], axis=-1), [-1, 2])
+    marks = tf.zeros(tf.stack([tf.shape(tokens)[0], vocab_size]), tf.int32)
+    return tf.tensor_scatter_nd_max(marks, indices, tf.reshape(tf.cast(where, tf.int32), [-1])) > 0
+
+
+def repeated_ngram_tokens(history, ngram: int, vocab_size, length=None):
+    """[n, vocab] bool: the tokens that, appended to each history [n, width] (its first `length` columns written,
+    all where not given), would repeat one of its n-grams."""
+    followers, repeats = repeated_ngrams(history, tf.shape(history)[1] if length is None else length, ngram)
+    return token_mask(followers, repeats, vocab_size)
 
 
 def _constrained(scores, history, step, max_lengths, end_id, no_repeat_ngram):
     """Step scores [n, vocab] (logits or log-probabilities) with NEG_INF where a token would repeat an n-gram
-    (END never) and, at and past a sentence's limit, everywhere but END. Each costs a pass over the vocabulary
-    only at the steps where it bans something, which most steps do not."""
+    (END never) and, at and past a sentence's limit, everywhere but END; history [n, width] holds START and the
+    `step` tokens chosen so far. Each costs a pass over the vocabulary only at the steps where it bans
+    something, which most steps do not."""
+    vocab_size = tf.shape(scores)[-1]
     if no_repeat_ngram:
-        banned = repeated_ngram_indices(history, no_repeat_ngram)
-        banned = tf.boolean_mask(banned, tf.not_equal(banned[:, 1], end_id))
-        scores = tf.cond(tf.size(banned) > 0,
-                         lambda: tf.tensor_scatter_nd_update(scores, banned, tf.fill(tf.shape(banned)[:1], NEG_INF)),
+        followers, repeats = repeated_ngrams(history, step + 1, no_repeat_ngram)
+        repeats &= tf.not_equal(followers, end_id)
+        scores = tf.cond(tf.reduce_any(repeats),
+                         lambda: tf.where(token_mask(followers, repeats, vocab_size), NEG_INF, scores),
                          lambda: scores)
     at_limit = step + 1 >= max_lengths
-    only_end = tf.equal(tf.range(tf.shape(scores)[-1]), end_id)[None, :]
+    only_end = tf.equal(tf.range(vocab_size), end_id)[None, :]
     return tf.cond(tf.reduce_any(at_limit),
                    lambda: tf.where(at_limit[:, None] & ~only_end, NEG_INF, scores), lambda: scores)
 
 
-def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, no_repeat_ngram: int = 0):
+def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, no_repeat_ngram: int = 0,
+                  steps: int | None = None):
     """The most likely token at each step. Returns (tokens [batch, L] padded with END, scores [batch]).
 
     The argmax reads the logits: a token's log-probability, logit - logsumexp(logits), is computed for the
@@ -77,38 +104,51 @@ def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: in
     its longest output, about twice its median, and a step costs nearly in proportion to its rows. For that
     the state must hold everything per sentence the step reads (`Seq2Seq.carrying_step_function`); the
     rows are gathered at most log2(batch) times.
+
+    `steps`: a static bound on the steps (at least max(max_lengths)) for a search that XLA can compile: every
+    tensor keeps its shape, so no row leaves, and L is `steps`.
     """
     batch = tf.shape(max_lengths)[0]
-    limit = tf.reduce_max(max_lengths)
+    compact = steps is None
+    limit = tf.reduce_max(max_lengths) if compact else steps
 
-    def body(step, state, rows, limits, finished, history, tokens, scores):
-        logits, state = step_fn(history[:, -1], state)
+    def body(step, state, rows, limits, finished, history, scores, out):
+        logits, state = step_fn(tf.gather(history, step, axis=1), state)
         normalizer = tf.reduce_logsumexp(logits, axis=-1)
         constrained = _constrained(logits, history, step, limits, end_id, no_repeat_ngram)
         chosen = tf.where(finished, end_id, tf.argmax(constrained, axis=-1, output_type=tf.int32))
-        gained = tf.where(finished, 0.0, tf.gather(logits, chosen, batch_dims=1) - normalizer)
-        scores = tf.tensor_scatter_nd_add(scores, rows[:, None], gained)
-        column = tf.tensor_scatter_nd_update(tf.fill([batch], end_id), rows[:, None], chosen)
-        tokens = tf.concat([tokens, column[:, None]], axis=1)
-        history = tf.concat([history, chosen[:, None]], axis=1)
+        scores += tf.where(finished, 0.0, tf.gather(logits, chosen, batch_dims=1) - normalizer)
+        history = with_column(history, step + 1, chosen)
         finished |= tf.equal(chosen, end_id)
-        live = tf.reshape(tf.where(~finished), [-1])
-        per_row = (state, rows, limits, finished, history)
-        per_row = tf.cond(2 * tf.size(live) <= tf.size(rows),
-                          lambda: tf.nest.map_structure(lambda t: tf.gather(t, live), per_row), lambda: per_row)
-        return (step + 1, *per_row, tokens, scores)
+        per_row = (state, rows, limits, finished, history, scores)
+        if compact:
+            live = tf.reshape(tf.where(~finished), [-1])
+            per_row, out = tf.cond(2 * tf.size(live) <= tf.size(rows),
+                                   lambda: (tf.nest.map_structure(lambda t: tf.gather(t, live), per_row),
+                                            _greedy_written(out, rows, history, scores)),
+                                   lambda: (per_row, out))
+        return (step + 1, *per_row, out)
 
     rows = tf.range(batch)
-    start = (tf.constant(0), initial_state, rows, max_lengths, tf.zeros([batch], tf.bool),
-             tf.fill([batch, 1], start_id), tf.zeros([batch, 0], tf.int32), tf.zeros([batch]))
-    by_row = tf.TensorShape([None])
+    history = start_buffer([batch], limit + 1, start_id, end_id)
+    start = (tf.constant(0), initial_state, rows, max_lengths, tf.zeros([batch], tf.bool), history,
+             tf.zeros([batch]), (history, tf.zeros([batch])))
+    by_row, by_row_and_step = tf.TensorShape([None]), tf.TensorShape([None, None])
     shapes = (tf.TensorShape([]), tf.nest.map_structure(lambda t: by_row.concatenate(t.shape[1:]), initial_state),
-              by_row, by_row, by_row, tf.TensorShape([None, None]), tf.TensorShape([None, None]), by_row)
-    *_, tokens, scores = tf.while_loop(
+              by_row, by_row, by_row, by_row_and_step, by_row, (by_row_and_step, by_row))
+    taken, _, rows, _, _, history, scores, out = tf.while_loop(
         lambda step, _s, _r, _l, finished, *_: (step < limit) & ~tf.reduce_all(finished), body, start,
         shape_invariants=shapes,
     )
-    return tokens, scores
+    tokens, scores = _greedy_written(out, rows, history, scores)
+    return (tokens[:, 1 : taken + 1] if compact else tokens[:, 1:]), scores
+
+
+def _greedy_written(out, rows, history, scores):
+    """greedy_search's output (tokens [batch, width], scores [batch]) with the rows `rows` written in."""
+    tokens, written_scores = out
+    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], history),
+            tf.tensor_scatter_nd_update(written_scores, rows[:, None], scores))
 
 
 def coverage_penalty(coverage, beta: float):
@@ -118,7 +158,8 @@ def coverage_penalty(coverage, beta: float):
 
 
 def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int, beam_size: int,
-                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, end_score=None, carrying: bool = False):
+                alpha: float = 0.0, n_best: int = 1, no_repeat_ngram: int = 0, end_score=None, carrying: bool = False,
+                steps: int | None = None):
     """Beam search with finished hypotheses kept apart and never extended. `alpha` may be a tensor, so that one
     graph serves every length penalty.
 
@@ -134,22 +175,25 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
     `carrying`: the state holds everything per sentence the step and end_score read (as greedy_search needs),
     so that done sentences leave the computed rows once they are half of them: a batch's search runs until its
     slowest sentence is done, and a step costs nearly in proportion to its rows.
+
+    `steps`: as greedy_search's (XLA; no rows leave, L is `steps`).
     """
     k = beam_size
     batch = tf.shape(max_lengths)[0]
-    limit = tf.reduce_max(max_lengths)
+    compact = carrying and steps is None
+    limit = tf.reduce_max(max_lengths) if steps is None else steps
 
     def body(step, rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores, out):
         m = tf.shape(rows)[0]
         history = tf.reshape(alive_seq, [m * k, -1])
-        logits, state = step_fn(history[:, -1], state)
+        logits, state = step_fn(tf.gather(history, step, axis=1), state)
         log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
         log_probs = _constrained(log_probs, history, step, tf.repeat(limits, k), end_id, no_repeat_ngram)
         vocab = tf.shape(log_probs)[-1]
         candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [m, k, vocab]), [m, -1])
         top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
         top_beam, top_token = top_index // vocab, top_index % vocab
-        top_seq = tf.concat([tf.gather(alive_seq, top_beam, batch_dims=1), top_token[:, :, None]], axis=-1)
+        top_seq = with_column(tf.gather(alive_seq, top_beam, batch_dims=1), step + 1, top_token)
         ended = tf.equal(top_token, end_id)
         ranked = top_log_probs / length_penalty(step + 1, alpha)
         if end_score is not None:  # of the parent's state, after the step that ends it
@@ -163,16 +207,15 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
 
         # finished: the best k among those kept so far and those that just ended
         new_scores = tf.where(ended, ranked, NEG_INF)
-        finished_seq = tf.concat([finished_seq, tf.fill([m, k, 1], end_id)], axis=-1)
         merged_seq = tf.concat([finished_seq, top_seq], axis=1)
         finished_scores, keep = tf.math.top_k(tf.concat([finished_scores, new_scores], axis=1), k=k)
         finished_seq = tf.gather(merged_seq, keep, batch_dims=1)
 
         per_sentence = (rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores)
-        if carrying:
+        if compact:
             live = tf.reshape(tf.where(~_done(step + 1, limits, alive_log_probs, finished_scores)), [-1])
             per_sentence, out = tf.cond(2 * tf.size(live) <= m,
-                                        lambda: (_rows(per_sentence, live, k), _written(out, per_sentence, end_id)),
+                                        lambda: (_rows(per_sentence, live, k), _written(out, per_sentence)),
                                         lambda: (per_sentence, out))
         return (step + 1, *per_sentence, out)
 
@@ -186,18 +229,18 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         best_possible = alive_log_probs[:, 0] / length_penalty(limits, alpha)
         return (step >= limits) | (finished_scores[:, n_best - 1] >= best_possible)
 
-    out = (tf.fill([batch, k, limit + 1], end_id), tf.fill([batch, k], NEG_INF))  # where done sentences are put
-    start = (tf.constant(0), tf.range(batch), max_lengths, tf.fill([batch, k, 1], start_id),
+    sequences = start_buffer([batch, k], limit + 1, start_id, end_id)
+    out = (sequences, tf.fill([batch, k], NEG_INF))  # where done sentences are put
+    start = (tf.constant(0), tf.range(batch), max_lengths, sequences,
              tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1]), initial_state,
-             tf.fill([batch, k, 1], start_id), tf.fill([batch, k], NEG_INF), out)
-    by_row = tf.TensorShape([None])
-    shapes = (tf.TensorShape([]), by_row, by_row, tf.TensorShape([None, k, None]), tf.TensorShape([None, k]),
+             sequences, tf.fill([batch, k], NEG_INF), out)
+    by_row, by_beam_and_step = tf.TensorShape([None]), tf.TensorShape([None, k, None])
+    shapes = (tf.TensorShape([]), by_row, by_row, by_beam_and_step, tf.TensorShape([None, k]),
               tf.nest.map_structure(lambda t: by_row.concatenate(t.shape[1:]), initial_state),
-              tf.TensorShape([None, k, None]), tf.TensorShape([None, k]),
-              (tf.TensorShape([None, k, None]), tf.TensorShape([None, k])))
-    steps, *per_sentence, out = tf.while_loop(should_continue, body, start, shape_invariants=shapes)
-    tokens, scores = _written(out, per_sentence, end_id)
-    return tokens[:, :n_best, 1 : steps + 1], scores[:, :n_best]
+              by_beam_and_step, tf.TensorShape([None, k]), (by_beam_and_step, tf.TensorShape([None, k])))
+    taken, *per_sentence, out = tf.while_loop(should_continue, body, start, shape_invariants=shapes)
+    tokens, scores = _written(out, per_sentence)
+    return (tokens[:, :n_best, 1 : taken + 1] if steps is None else tokens[:, :n_best, 1:]), scores[:, :n_best]
 
 
 def _rows(per_sentence, live, k: int):
@@ -209,11 +252,9 @@ def _rows(per_sentence, live, k: int):
             tf.gather(finished_seq, live), tf.gather(finished_scores, live))
 
 
-def _written(out, per_sentence, end_id: int):
-    """The output (tokens [batch, k, limit + 1], scores [batch, k]) with the finished hypotheses of beam_search's
-    sentences `per_sentence` written in at their rows, padded with END."""
+def _written(out, per_sentence):
+    """The output (tokens [batch, k, width], scores [batch, k]) with the finished hypotheses of beam_search's
+    sentences `per_sentence` written in at their rows."""
     (tokens, scores), (rows, *_, finished_seq, finished_scores) = out, per_sentence
-    padded = tf.pad(finished_seq, [[0, 0], [0, 0], [0, tf.shape(tokens)[-1] - tf.shape(finished_seq)[-1]]],
-                    constant_values=end_id)
-    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], padded),
+    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], finished_seq),
             tf.tensor_scatter_nd_update(scores, rows[:, None], finished_scores))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from translator.search import NEG_INF
+from translator.search import NEG_INF, token_mask
 from translator.text import GLUE, START_ID
 
 # a finished hypothesis that left out a number of the source, or a name of more than one piece (one the
@@ -104,10 +104,6 @@ class WholeWords:
         next_ids = after(source_ids)  # PAD after the last position: no continuation
         going_on = bound & tf.gather(self.continues, next_ids)  # [n, S]
         complete = bound & ~tf.gather(self.continues, next_ids)
-        rows = tf.where(going_on)  # [m, (row, position)]
-        pieces = tf.gather_nd(next_ids, rows)
-        allowed = tf.tensor_scatter_nd_update(tf.zeros(tf.shape(logits), tf.bool),
-                                              tf.stack([rows[:, 0], tf.cast(pieces, tf.int64)], axis=1),
-                                              tf.ones(tf.shape(pieces), tf.bool))
+        allowed = token_mask(next_ids, going_on, tf.shape(logits)[-1])  # the next pieces of the words bound
         allowed |= tf.reduce_any(complete, axis=1)[:, None] & ~self.continues[None, :]
         return tf.where(tf.reduce_any(bound, axis=1)[:, None] & ~allowed, NEG_INF, logits)

@@ -48,6 +48,9 @@ class ServeSettings:
 BATCH_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)  # at most a third of a batch is padding
 
 
+XLA_WARM_UP = "uno dos tres cuatro cinco seis siete ocho nueve diez"  # 9-16 source tokens: the second XLA bucket
+
+
 def padded_size(size: int) -> int:
     return next((b for b in BATCH_SIZES if b >= size), size)
 
@@ -193,6 +196,8 @@ class Service:
             await loop.run_in_executor(self.executor, self.run_batch, translator, ["Hola."], setting)
         for size in (b for b in BATCH_SIZES if 1 < b <= self.settings.max_batch):
             await loop.run_in_executor(self.executor, self.run_batch, translator, ["Hola."] * size, settings[0])
+        if translator.xla_max_batch:  # XLA compiles per source length: the short ones most requests have
+            await loop.run_in_executor(self.executor, self.run_batch, translator, [XLA_WARM_UP], settings[0])
         model.ready = True
         model.card["traced_in_s"] = round(time.monotonic() - started, 2)
 

@@ -9,8 +9,9 @@ from translator.errors import OptionError
 from translator.serve.models import ModelSpec, ServedModel, model_card
 
 
-def load_models(specs: list[ModelSpec]) -> list[ServedModel]:
-    """Each folder loaded once (a damaged one is refused before the port opens), named by its folder."""
+def load_models(specs: list[ModelSpec], xla_max_batch: int = 0) -> list[ServedModel]:
+    """Each folder loaded once (a damaged one is refused before the port opens), named by its folder; searches of
+    up to `xla_max_batch` sentences XLA-compiled (inference.py)."""
     from translator.inference import Translator
 
     models = []
@@ -18,7 +19,7 @@ def load_models(specs: list[ModelSpec]) -> list[ServedModel]:
         name = spec.path.resolve().name
         if any(m.name == name for m in models):
             name = f"{name}-{len(models) + 1}"
-        translator = Translator.load(spec.path)
+        translator = Translator.load(spec.path, xla_max_batch)
         models.append(ServedModel(name, spec, translator, card=model_card(name, spec, translator)))
     return models
 
