@@ -58,7 +58,8 @@ class Seq2Seq(keras.Model):
         source tokens and 1 on padding (which attention never reads, and which must not count as unread; the
         beam search reads it for the GNMT coverage penalty); with `whole_words` (WholeWords), "words", its
         match; carrying, "prepared": the per-sentence constants travel with the state, so that a search that
-        drops finished sentences from it (greedy_search) drops them from both (`carrying_step_function`)."""
+        drops finished sentences from it (greedy_search) drops them from both (`carrying_step_function`); a beam
+        search never reorders them among a sentence's beams (search.CONSTANTS)."""
         state = {"decoder": self.decoder.initial_state(prepared)}
         if with_coverage:
             state["coverage"] = 1.0 - ops.cast(prepared["mask"], "float32")
