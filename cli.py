@@ -553,7 +553,7 @@ def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, cove
 @click.option("--max-batch", default=64, show_default=True, type=click.IntRange(1), help="Sentences per search call.")
 @click.option("--max-sentences", default=64, show_default=True, type=click.IntRange(1), help="Sentences per request (413 above).")
 @click.option("--max-characters", default=10_000, show_default=True, type=click.IntRange(1), help="Characters per request (413 above).")
-@click.option("--xla-max-batch", default=1, show_default=True, type=click.IntRange(0), help="Search calls of up to this many sentences run compiled by XLA: about half the latency, at a compilation of about a second per batch size and source length (in steps of 8 tokens) on first use; 0: never.")
+@click.option("--xla-max-batch", default=4, show_default=True, type=click.IntRange(0), help="Search calls of up to this many sentences run compiled by XLA: about half the latency, at a compilation of about a second per batch size and source length (in steps of 8 tokens) on first use; 0: never.")
 def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_characters, xla_max_batch):
     """Serve models over HTTP: a LibreTranslate-compatible API, a JSON API, and a web page at /."""
     from translator.folder import RunDir

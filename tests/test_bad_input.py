@@ -184,6 +184,8 @@ TABLE = [
     row("serve-bad-languages", "serve", "--model-dir", "es={model}", names=("SRC-TGT",)),
     row("serve-bad-port", "serve", "--model-dir", "{model}", "--port", "70000", names=("--port",)),
     row("serve-max-batch-0", "serve", "--model-dir", "{model}", "--max-batch", "0", names=("--max-batch",)),
+    row("serve-xla-max-batch-negative", "serve", "--model-dir", "{model}", "--xla-max-batch", "-1",
+        names=("--xla-max-batch",)),
     # the command line itself
     row("unknown-command", "translat", "Hola.", names=("translat",)),
     row("unknown-option", "translate", "--beam", "5", "Hola.", names=("--beam",)),
