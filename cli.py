@@ -295,20 +295,29 @@ def search_options(n_best=False, greedy=True, surrogates=True):
                                                                     "coverage_penalty": where})
 
 
-def load_translator(model_dir):
+def precision_option(function):
+    """--precision for the commands that decode (training has its own, in TrainingConfig)."""
+    return click.option("--precision", "precision_name", default="float32", show_default=True,
+                        type=click.Choice(["auto", "float32", "bfloat16", "mixed_float16"]),
+                        help="Compute dtype of the layers while decoding (scores stay float32): bfloat16 is about 1.2x "
+                             "faster on a CPU with BF16 instructions, with the same test BLEU here; auto: bfloat16 "
+                             "where the CPU has them and it measures faster.")(function)
+
+
+def load_translator(model_dir, precision_name: str = "float32"):
     """The model in `model_dir`, or the default model, with a hint to train it when it is missing or damaged."""
     from translator.errors import ModelDirError
     from translator.inference import Translator
 
     if model_dir is not None:
-        return Translator.load(model_dir)
+        return Translator.load(model_dir, precision_name=precision_name)
     try:
-        return Translator.load(DEFAULT_MODEL)
+        return Translator.load(DEFAULT_MODEL, precision_name=precision_name)
     except ModelDirError as error:
         raise ModelDirError(f"the default model is unusable ({error}); train it with: {TRAIN_DEFAULT_MODEL}") from None
 
 
-def fast_translator(model_dir, search, few_sentences: bool):
+def fast_translator(model_dir, search, few_sentences: bool, policy: str):
     """The model's translate graph from the cache (fast_start.py) for this search setting, or None where it is not
     cached yet (or the folder has a problem, which the full load then reports). `few_sentences` (given as
     arguments, not --input) skips the graph optimizer, which costs more than it saves over one batch."""
@@ -319,7 +328,7 @@ def fast_translator(model_dir, search, few_sentences: bool):
     run_dir = RunDir(model_dir or DEFAULT_MODEL)
     try:
         return cached_translator(run_dir, search, run_dir.load_config().training.max_length,
-                                 optimize=not few_sentences)
+                                 optimize=not few_sentences, policy=policy)
     except TranslatorError:
         return None
 
@@ -359,9 +368,10 @@ def batches_of(items, size):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
+@precision_option
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
               no_repeat_ngram_size, coverage_penalty, whole_words, name_surrogates, batch_size, as_json, with_attention,
-              plot_attention):
+              plot_attention, precision_name):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.config import SearchConfig
     from translator.errors import OptionError
@@ -380,12 +390,13 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
     load_tensorflow(defer_keras=plain)
+    from translator.precision import resolve
     from translator.translation import translation_record
 
-    translator = fast_translator(model_dir, search, few_sentences=input_file is None) if plain else None
+    translator = fast_translator(model_dir, search, input_file is None, resolve(precision_name)) if plain else None
     to_cache = plain and translator is None
     if translator is None:
-        translator = load_translator(model_dir)
+        translator = load_translator(model_dir, precision_name)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
@@ -422,8 +433,9 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 @click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
+@precision_option
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty,
-             whole_words, name_surrogates, as_json, output, with_fidelity):
+             whole_words, name_surrogates, as_json, output, with_fidelity, precision_name):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -439,7 +451,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
     from translator.evaluate import evaluate as run_evaluation
     from translator.evaluate import format_report
 
-    translator = load_translator(model_dir)
+    translator = load_translator(model_dir, precision_name)
     search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
                                        coverage_penalty, whole_words, name_surrogates)
     report = run_evaluation(translator, test_file, search, output, with_fidelity, test_pairs)
@@ -554,7 +566,8 @@ def export(model_dir, out, beam_size, length_penalty, no_repeat_ngram_size, cove
 @click.option("--max-sentences", default=64, show_default=True, type=click.IntRange(1), help="Sentences per request (413 above).")
 @click.option("--max-characters", default=10_000, show_default=True, type=click.IntRange(1), help="Characters per request (413 above).")
 @click.option("--xla-max-batch", default=4, show_default=True, type=click.IntRange(0), help="Search calls of up to this many sentences run compiled by XLA: about half the latency, at a compilation of about a second per batch size and source length (in steps of 8 tokens) on first use; 0: never.")
-def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_characters, xla_max_batch):
+@precision_option
+def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_characters, xla_max_batch, precision_name):
     """Serve models over HTTP: a LibreTranslate-compatible API, a JSON API, and a web page at /."""
     from translator.folder import RunDir
     from translator.serve.models import ModelSpec
@@ -570,7 +583,7 @@ def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_cha
     settings = ServeSettings(max_wait_ms=max_wait_ms, max_batch=max_batch, max_sentences=max_sentences,
                              max_characters=max_characters)
     debug = click.get_current_context().find_root().obj["debug"]
-    run_server(load_models(specs, xla_max_batch), host, port, settings, echo=lambda m: click.echo(m, err=True), debug=debug)
+    run_server(load_models(specs, xla_max_batch, precision_name), host, port, settings, echo=lambda m: click.echo(m, err=True), debug=debug)
 
 
 def main(argv=None) -> int:

@@ -135,6 +135,7 @@ TABLE = [
     *damaged(("train", TOY, "--reverse", "--model-dir", "{model}", "--resume"), files=CHECKPOINT_FILES, prefix="train-resume-"),
     row("train-resume-config-truncated", "train", TOY, "--reverse", "--model-dir", "{model}", "--resume", damage=("config.json", "truncated"), names=("config.json",)),
     # translate
+    row("translate-precision-unknown", "translate", "Hola.", "--model-dir", "{model}", "--precision", "fp8", names=("--precision", "fp8")),
     row("translate-input-missing", "translate", "--model-dir", "{model}", "--input", "{in}/absent.txt", names=("absent.txt", "no such file")),
     row("translate-input-folder", "translate", "--model-dir", "{model}", "--input", "{in}/a-folder", names=("a-folder", "folder")),
     row("translate-input-binary", "translate", "--model-dir", "{model}", "--input", "{in}/binary.dat", names=("binary.dat", "line 1", "UTF-8")),

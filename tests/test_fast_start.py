@@ -48,6 +48,7 @@ def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path
     first = cache_entry(RunDir(model), SearchConfig(beam_size=3))
     assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) == first
     assert cache_entry(RunDir(model), SearchConfig(beam_size=3, length_penalty=0.6)) != first
+    assert cache_entry(RunDir(model), SearchConfig(beam_size=3), "mixed_bfloat16") != first  # traced in bfloat16
     weights = model / WEIGHTS
     weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # retrained, say
     assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) != first
@@ -86,6 +87,15 @@ def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_
     assert translate("--beam-size", "3") == full
     assert (beam_entry / "saved_model.pb").stat().st_size > 100  # rebuilt
     assert sorted(p.name for p in model.rglob("*")) == model_files  # nothing written into the model folder
+
+
+@pytest.mark.slow
+def test_translate_decodes_in_bfloat16_when_asked_from_a_cache_entry_of_its_own(toy_model, cache):
+    float32 = run_cli("translate", "--model-dir", toy_model, *LINES, "--greedy")
+    bfloat16 = [run_cli("translate", "--model-dir", toy_model, *LINES, "--greedy", "--precision", "bfloat16")
+                for _ in range(2)]  # the second from the cache
+    assert all(result.returncode == 0 and result.stdout == float32.stdout for result in bfloat16)
+    assert len(entries(cache)) == 2
 
 
 def test_the_cache_can_be_turned_off(toy_model, monkeypatch):

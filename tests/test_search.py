@@ -214,14 +214,20 @@ def ngrams(sequence, n):
 
 
 def test_repeated_ngram_tokens_on_hand_made_histories():
-    from translator.search import repeated_ngram_tokens
+    from translator.search import repeated_ngrams, token_mask
 
-    history = tf.constant([[START, A, B, A], [START, A, B, C]])
-    banned = repeated_ngram_tokens(history, 2, VOCAB).numpy()
-    assert np.flatnonzero(banned[0]).tolist() == [B]  # "A B" is there and the history ends in A
-    assert not banned[1].any()  # ends in C, which nothing followed yet
-    assert np.flatnonzero(repeated_ngram_tokens(history, 1, VOCAB).numpy()[1]).tolist() == [START, A, B, C]
-    assert not repeated_ngram_tokens(history[:, :2], 3, VOCAB).numpy().any()  # shorter than any 3-gram
+    def banned(history, ngram, length=None):
+        history = tf.constant(history)
+        return token_mask(*repeated_ngrams(history, history.shape[1] if length is None else length, ngram), VOCAB)
+
+    histories = [[START, A, B, A], [START, A, B, C]]
+    assert np.flatnonzero(banned(histories, 2).numpy()[0]).tolist() == [B]  # "A B" is there and it ends in A
+    assert not banned(histories, 2).numpy()[1].any()  # ends in C, which nothing followed yet
+    assert np.flatnonzero(banned(histories, 1).numpy()[1]).tolist() == [START, A, B, C]
+    assert not banned([h[:2] for h in histories], 3).numpy().any()  # shorter than any 3-gram
+    # a buffer written up to `length` only: what lies beyond (END padding, say) is neither window nor history
+    assert np.flatnonzero(banned([[START, A, B, A, B, END]], 2, length=4).numpy()[0]).tolist() == [B]
+    assert not banned([[START, A, B, END, END, END]], 2, length=3).numpy().any()
 
 
 @pytest.mark.parametrize("size", [2, 3])

@@ -194,3 +194,10 @@ def test_an_xla_compiled_search_of_a_few_sentences_translates_as_the_graph_does(
         assert [s for t in compiled for _, s in t.alternatives] == \
                pytest.approx([s for t in graph for _, s in t.alternatives], abs=1e-5)
     assert len(xla._xla_searches) == 1  # traced once, compiled per shape
+
+
+def test_a_translator_loaded_in_bfloat16_computes_in_it_and_translates_the_memorised_corpus(toy_model, toy_pairs):
+    translator = Translator.load(toy_model, precision_name="bfloat16")
+    assert translator.model.dtype_policy.name == "mixed_bfloat16"
+    outputs = [t.text for t in translator.translate(list(toy_pairs.source), SearchConfig(beam_size=3))]
+    assert outputs == list(toy_pairs.target)

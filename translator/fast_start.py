@@ -57,12 +57,13 @@ def cache_root() -> Path | None:
     return Path(configured) if configured else Path.home() / ".cache" / "translator"
 
 
-def cache_entry(run_dir: RunDir, search: SearchConfig) -> Path | None:
-    """Where the graph of this model folder and search setting is (or would be) cached."""
+def cache_entry(run_dir: RunDir, search: SearchConfig, policy: str = "float32") -> Path | None:
+    """Where the graph of this model folder and search setting, traced under the dtype policy `policy`, is (or
+    would be) cached."""
     root = cache_root()
     if root is None:
         return None
-    digest = hashlib.sha256(f"{__version__} {astuple(search)}".encode() + code_digest())
+    digest = hashlib.sha256(f"{__version__} {astuple(search)} {policy}".encode() + code_digest())
     for name in MODEL_FILES:
         path = run_dir / name
         digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
@@ -125,11 +126,11 @@ def register_text_ops() -> None:
         tf.load_op_library(os.path.join(package, "python", "ops", f"{name}.so"))
 
 
-def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int,
-                      optimize: bool = True) -> CachedTranslator | None:
-    """The cached graph for this model and setting, or None where there is none (or it cannot be read).
-    `optimize`: False for a few sentences, see CachedTranslator."""
-    entry = cache_entry(run_dir, search)
+def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int, optimize: bool = True,
+                      policy: str = "float32") -> CachedTranslator | None:
+    """The cached graph for this model, setting and dtype policy, or None where there is none (or it cannot be
+    read). `optimize`: False for a few sentences, see CachedTranslator."""
+    entry = cache_entry(run_dir, search, policy)
     if entry is None or not entry.is_dir():
         return None
     try:
@@ -146,7 +147,7 @@ def save_to_cache(translator, run_dir: RunDir, search: SearchConfig) -> None:
     """Export the Translator's graph for this setting into the cache; a cache that cannot be written is skipped."""
     from translator.export import export_saved_model
 
-    entry = cache_entry(run_dir, search)
+    entry = cache_entry(run_dir, search, translator.model.dtype_policy.name)
     if entry is None:
         return
     try:

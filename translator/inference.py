@@ -49,13 +49,17 @@ class Translator:
         self._compiled, self._xla_searches = {}, {}
 
     @classmethod
-    def load(cls, model_dir: str | Path, xla_max_batch: int = 0) -> "Translator":
+    def load(cls, model_dir: str | Path, xla_max_batch: int = 0, precision_name: str = "float32") -> "Translator":
+        """The model folder's Translator; `precision_name` (auto, float32, bfloat16, mixed_float16) is the dtype its
+        layers compute in (precision.py: bfloat16 decodes about 1.2x faster on a CPU with BF16 instructions, same
+        BLEU on the test split), the search's scores float32 under every one."""
         run_dir = RunDir(model_dir).require()
         config = run_dir.load_config()
         source, target = run_dir.load_tokenizers()
         if config.model.shared_vocabulary and source.vocab != target.vocab:
             raise ModelDirError(f"{run_dir}: damaged: a shared-vocabulary model whose two tokenizers differ")
-        model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
+        with precision.dtype_policy(precision.resolve(precision_name)):
+            model = Seq2Seq(source.vocab_size, target.vocab_size, config=asdict(config.model)).build_with_dummy_batch()
         run_dir.load_weights(model)
         return cls(model, config, source, target, run_dir.path, xla_max_batch)
 

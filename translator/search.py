@@ -70,13 +70,6 @@ def token_mask(tokens, where, vocab_size):
     return tf.tensor_scatter_nd_max(marks, indices, tf.reshape(tf.cast(where, tf.int32), [-1])) > 0
 
 
-def repeated_ngram_tokens(history, ngram: int, vocab_size, length=None):
-    """[n, vocab] bool: the tokens that, appended to each history [n, width] (its first `length` columns written,
-    all where not given), would repeat one of its n-grams."""
-    followers, repeats = repeated_ngrams(history, tf.shape(history)[1] if length is None else length, ngram)
-    return token_mask(followers, repeats, vocab_size)
-
-
 def _constrained(scores, history, step, max_lengths, end_id, no_repeat_ngram):
     """Step scores [n, vocab] (logits or log-probabilities) with NEG_INF where a token would repeat an n-gram
     (END never) and, at and past a sentence's limit, everywhere but END; history [n, width] holds START and the

@@ -9,9 +9,9 @@ from translator.errors import OptionError
 from translator.serve.models import ModelSpec, ServedModel, model_card
 
 
-def load_models(specs: list[ModelSpec], xla_max_batch: int = 0) -> list[ServedModel]:
+def load_models(specs: list[ModelSpec], xla_max_batch: int = 0, precision_name: str = "float32") -> list[ServedModel]:
     """Each folder loaded once (a damaged one is refused before the port opens), named by its folder; searches of
-    up to `xla_max_batch` sentences XLA-compiled (inference.py)."""
+    up to `xla_max_batch` sentences XLA-compiled, layers computing in `precision_name` (Translator.load)."""
     from translator.inference import Translator
 
     models = []
@@ -19,7 +19,7 @@ def load_models(specs: list[ModelSpec], xla_max_batch: int = 0) -> list[ServedMo
         name = spec.path.resolve().name
         if any(m.name == name for m in models):
             name = f"{name}-{len(models) + 1}"
-        translator = Translator.load(spec.path, xla_max_batch)
+        translator = Translator.load(spec.path, xla_max_batch, precision_name)
         models.append(ServedModel(name, spec, translator, card=model_card(name, spec, translator)))
     return models
 
