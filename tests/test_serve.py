@@ -150,6 +150,17 @@ def test_unknown_route_and_method(client):
     assert client.get("/translate").status_code == 405
 
 
+def test_the_servers_connections_send_without_delay():
+    """TCP_NODELAY on the connections the listening socket accepts: without it every request after the first on a
+    keep-alive connection waited 40 ms for the client's delayed acknowledgement (serve/run.py)."""
+    from translator.serve.run import listening_socket
+
+    with listening_socket("127.0.0.1", 0) as server, socket.create_connection(server.getsockname()):
+        accepted, _ = server.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 # --- a live server ------------------------------------------------------------------------------------
 class LiveServer:
     def __init__(self, model_dir: Path, *options: str):

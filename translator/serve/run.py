@@ -25,11 +25,16 @@ def load_models(specs: list[ModelSpec], xla_max_batch: int = 0, precision_name: 
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """Bind here, so that a port in use is one clear line rather than uvicorn's log and exit status 1."""
+    """Bind here, so that a port in use is one clear line rather than uvicorn's log and exit status 1.
+
+    TCP_NODELAY, which the connections it accepts inherit: without it a response written in two pieces waited for
+    the client's delayed acknowledgement of the first, and every request after the first on a keep-alive
+    connection took 40 ms more (one sentence: 64 ms instead of 15, bench/serve_load.py's clients)."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
     except OSError as error:
         raise OptionError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
