@@ -201,3 +201,33 @@ def test_a_translator_loaded_in_bfloat16_computes_in_it_and_translates_the_memor
     assert translator.model.dtype_policy.name == "mixed_bfloat16"
     outputs = [t.text for t in translator.translate(list(toy_pairs.source), SearchConfig(beam_size=3))]
     assert outputs == list(toy_pairs.target)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("decoder,cell,layers", [("init", "lstm", 2), ("context", "rnn", 1), ("feedback", "gru", 1),
+                                                 ("attention", "lstm", 1)])
+def test_every_decoder_and_cell_searches_under_xla_as_in_the_graph(toy_model, toy_pairs, decoder, cell, layers):
+    """Random weights (outputs of every length, not just the memorised ones): each kind of state and step compiles
+    under XLA and finds what the graph search finds. The output layer's weights are scaled up, so that no two
+    tokens tie within float rounding (which the two compilations order differently)."""
+    from dataclasses import replace
+
+    from translator.model import Seq2Seq
+
+    loaded = Translator.load(toy_model)
+    config = replace(loaded.config, model=replace(loaded.config.model, decoder=decoder, cell=cell, layers=layers,
+                                                  readout=0))
+    model = Seq2Seq(loaded.source_tokenizer.vocab_size, loaded.target_tokenizer.vocab_size,
+                    config=vars(config.model), seed=3).build_with_dummy_batch()
+    output = model.decoder.output_layer.from_state
+    output.kernel.assign(output.kernel * 30.0)
+    sentences = list(toy_pairs.source)[:2]
+    for search in (SearchConfig(greedy=True), SearchConfig(beam_size=3, n_best=2)):
+        results = {}
+        for xla_max_batch in (0, 1):
+            translator = Translator(model, config, loaded.source_tokenizer, loaded.target_tokenizer,
+                                    xla_max_batch=xla_max_batch)
+            results[xla_max_batch] = [translator.translate([s], search)[0] for s in sentences]
+        compiled, graph = ([alternative for t in results[key] for alternative in t.alternatives] for key in (1, 0))
+        assert [text for text, _ in compiled] == [text for text, _ in graph]
+        assert [score for _, score in compiled] == pytest.approx([score for _, score in graph], abs=1e-4)
