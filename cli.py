@@ -583,7 +583,8 @@ def serve(model_dirs, host, port, max_wait_ms, max_batch, max_sentences, max_cha
     settings = ServeSettings(max_wait_ms=max_wait_ms, max_batch=max_batch, max_sentences=max_sentences,
                              max_characters=max_characters)
     debug = click.get_current_context().find_root().obj["debug"]
-    run_server(load_models(specs, xla_max_batch, precision_name), host, port, settings, echo=lambda m: click.echo(m, err=True), debug=debug)
+    run_server(load_models(specs, xla_max_batch, precision_name), host, port, settings,
+               echo=lambda m: click.echo(m, err=True), debug=debug)
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,7 @@ A long-lived process (`serve`) may have its searches of a few sentences compiled
 (`xla_max_batch`): a step of one sentence is a hundred and more small ops, whose scheduling costs more than their
 arithmetic, and XLA fuses them; one sentence's beam search then takes about half the time. XLA needs every shape
 fixed, so such a search keeps all its rows to the end (search.py's `steps`) and is compiled once per batch size
-and source length (rounded up to SOURCE_BUCKET tokens), about 0.7 s each, on first use: not worth it for a
+and source length (rounded up to SOURCE_BUCKET tokens), 0.7 to 1 s each, on first use: not worth it for a
 command that translates once and exits, nor for large batches, whose search gains more from dropping the
 sentences that are done.
 """
