@@ -202,8 +202,6 @@ def measure_norm_logging_cost(config_name: str, decoder: str, quick: bool) -> di
 
 
 def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -> dict:
-    import numpy as np
-
     from translator import precision
     from translator.config import SearchConfig
     from translator.corpus import CorpusFormat, read_corpus
@@ -223,19 +221,27 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
         translate_all(translator, sources[:64], search)  # traces the graph
         _, seconds = translate_all(translator, sources, search)
         result[f"{name}_sent_per_s"] = round(len(sources) / seconds, 1)
-    with precision.dtype_policy(precision.resolve(precision_name)):
-        serving = Translator.load(model_dir, xla_max_batch=1)  # as `serve` runs one sentence: XLA-compiled
-    for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):
-        for suffix, runner in (("", translator), ("_serve", serving)):
-            calls = []
-            for _ in range(25):
-                started = time.perf_counter()
-                runner.translate([LATENCY_SENTENCE], search)
-                calls.append(time.perf_counter() - started)
-            result[f"{name}_latency{suffix}_ms"] = round(1000 * float(np.median(calls[5:])), 2)
+    measure_latency(translator, result, "")
     result["decode_sentences"] = len(sources)
-    result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)  # before a second model and XLA's compiler load
+    with precision.dtype_policy(precision.resolve(precision_name)):
+        measure_latency(Translator.load(model_dir, xla_max_batch=1), result, "_serve")  # as `serve` runs it
     return result
+
+
+def measure_latency(translator, result: dict, suffix: str) -> None:
+    """One short sentence, greedy and beam 5: the median of 20 calls after 5 warm-up calls, into `result`."""
+    import numpy as np
+
+    from translator.config import SearchConfig
+
+    for name, search in (("greedy", SearchConfig(greedy=True)), ("beam5", SearchConfig(beam_size=5))):
+        calls = []
+        for _ in range(25):
+            started = time.perf_counter()
+            translator.translate([LATENCY_SENTENCE], search)
+            calls.append(time.perf_counter() - started)
+        result[f"{name}_latency{suffix}_ms"] = round(1000 * float(np.median(calls[5:])), 2)
 
 
 def measure_quality(config_name: str, precision_name: str, minutes: float, steps: int = 0, seed: int = 1) -> dict:
