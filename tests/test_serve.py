@@ -110,6 +110,7 @@ def test_the_model_card(client):
     assert card["source"] == "es" and card["target"] == "en" and card["direction"] == "Spanish -> English"
     assert card["decoder"] == "attention" and card["units"] == 64 and card["has_attention"] is True
     assert {"beam_size", "length_penalty"} <= set(card["search"])
+    assert card["precision"] == "float32" and card["xla_max_batch"] == 0  # load_models' defaults
     assert client.get("/v1/model", params={"model": "model-2"}).json()["target"] == "yy"
     assert client.get("/v1/model", params={"model": "nope"}).status_code == 404
     assert len(client.get("/v1/models").json()["models"]) == 2

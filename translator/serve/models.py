@@ -59,7 +59,8 @@ class ServedModel:
 
 
 def model_card(name: str, spec: ModelSpec, translator) -> dict:
-    """What /v1/model reports: direction, sizes, the search setting, and the test scores of MODEL_CARD.md."""
+    """What /v1/model reports: direction, sizes, the search setting, how it runs (precision, XLA), and the test
+    scores of MODEL_CARD.md."""
     config, folder = translator.config, Path(translator.model_dir)
     search = translator.default_search
     summary = RunDir(folder).load_summary()
@@ -77,6 +78,7 @@ def model_card(name: str, spec: ModelSpec, translator) -> dict:
         "max_length": translator.max_length,
         "search": {"beam_size": search.beam_size, "length_penalty": search.length_penalty},
         "has_attention": translator.has_attention,
+        "precision": translator.model.dtype_policy.name, "xla_max_batch": translator.xla_max_batch,
         "test_scores": first_score_table(card_text),
     }
 
