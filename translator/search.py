@@ -120,7 +120,7 @@ def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: in
             live = tf.reshape(tf.where(~finished), [-1])
             per_row, out = tf.cond(2 * tf.size(live) <= tf.size(rows),
                                    lambda: (tf.nest.map_structure(lambda t: tf.gather(t, live), per_row),
-                                            _greedy_written(out, rows, history, scores)),
+                                            _written(out, rows, history, scores)),
                                    lambda: (per_row, out))
         return (step + 1, *per_row, out)
 
@@ -135,14 +135,15 @@ def greedy_search(step_fn, initial_state, max_lengths, start_id: int, end_id: in
         lambda step, _s, _r, _l, finished, *_: (step < limit) & ~tf.reduce_all(finished), body, start,
         shape_invariants=shapes,
     )
-    tokens, scores = _greedy_written(out, rows, history, scores)
+    tokens, scores = _written(out, rows, history, scores)
     return (tokens[:, 1 : taken + 1] if compact else tokens[:, 1:]), scores
 
 
-def _greedy_written(out, rows, history, scores):
-    """greedy_search's output (tokens [batch, width], scores [batch]) with the rows `rows` written in."""
+def _written(out, rows, sequences, scores):
+    """A search's output (tokens [batch, ..., width], scores [batch, ...]) with the sentences at `rows` written in:
+    their token buffers `sequences` and `scores` (greedy: one hypothesis each; beam: the finished k)."""
     tokens, written_scores = out
-    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], history),
+    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], sequences),
             tf.tensor_scatter_nd_update(written_scores, rows[:, None], scores))
 
 
@@ -209,9 +210,10 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         per_sentence = (rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores)
         if compact:
             live = tf.reshape(tf.where(~_done(step + 1, limits, alive_log_probs, finished_scores)), [-1])
-            per_sentence, out = tf.cond(2 * tf.size(live) <= m,
-                                        lambda: (_rows(per_sentence, live, k), _written(out, per_sentence)),
-                                        lambda: (per_sentence, out))
+            per_sentence, out = tf.cond(
+                2 * tf.size(live) <= m,
+                lambda: (_rows(per_sentence, live, k), _written(out, rows, finished_seq, finished_scores)),
+                lambda: (per_sentence, out))
         return (step + 1, *per_sentence, out)
 
     def should_continue(step, rows, limits, alive_seq, alive_log_probs, state, finished_seq, finished_scores, out):
@@ -234,7 +236,8 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
               tf.nest.map_structure(lambda t: by_row.concatenate(t.shape[1:]), initial_state),
               by_beam_and_step, tf.TensorShape([None, k]), (by_beam_and_step, tf.TensorShape([None, k])))
     taken, *per_sentence, out = tf.while_loop(should_continue, body, start, shape_invariants=shapes)
-    tokens, scores = _written(out, per_sentence)
+    rows, *_, finished_seq, finished_scores = per_sentence
+    tokens, scores = _written(out, rows, finished_seq, finished_scores)
     return (tokens[:, :n_best, 1 : taken + 1] if steps is None else tokens[:, :n_best, 1:]), scores[:, :n_best]
 
 
@@ -255,11 +258,3 @@ def _rows(per_sentence, live, k: int):
     return (*(tf.gather(t, live) for t in (rows, limits, alive_seq, alive_log_probs)),
             tf.nest.map_structure(lambda t: tf.gather(t, beams), state),
             tf.gather(finished_seq, live), tf.gather(finished_scores, live))
-
-
-def _written(out, per_sentence):
-    """The output (tokens [batch, k, width], scores [batch, k]) with the finished hypotheses of beam_search's
-    sentences `per_sentence` written in at their rows."""
-    (tokens, scores), (rows, *_, finished_seq, finished_scores) = out, per_sentence
-    return (tf.tensor_scatter_nd_update(tokens, rows[:, None], finished_seq),
-            tf.tensor_scatter_nd_update(scores, rows[:, None], finished_scores))
