@@ -194,6 +194,7 @@ def test_an_xla_compiled_search_of_a_few_sentences_translates_as_the_graph_does(
         assert [s for t in compiled for _, s in t.alternatives] == \
                pytest.approx([s for t in graph for _, s in t.alternatives], abs=1e-5)
     assert len(xla._xla_searches) == 1  # traced once, compiled per shape
+    assert {xla_graph for _, _, xla_graph in xla._compiled} == {True, False}  # the 4-sentence batch: the graph's
 
 
 def test_a_translator_loaded_in_bfloat16_computes_in_it_and_translates_the_memorised_corpus(toy_model, toy_pairs):
