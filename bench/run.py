@@ -83,10 +83,10 @@ def flops_per_target_token(sizes: dict, decoder: str, vocab: int, source_tokens:
     return 3 * forward
 
 
-def matmul_gflops() -> float:
+def matmul_gflops(dtype: str = "float32") -> float:
     import tensorflow as tf
 
-    a, b = tf.random.normal([64, 512]), tf.random.normal([512, 1536])
+    a, b = tf.random.normal([64, 512], dtype=dtype), tf.random.normal([512, 1536], dtype=dtype)
     multiply = tf.function(lambda x, y: tf.matmul(x, y))
     multiply(a, b)
     repeats = 2000
@@ -95,6 +95,17 @@ def matmul_gflops() -> float:
         result = multiply(a, b)
     result.numpy()
     return 2 * 64 * 512 * 1536 * repeats / (time.perf_counter() - started) / 1e9
+
+
+MATMUL_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}  # a policy's matmuls
+
+
+def ceiling_pairs_per_s(row: dict, matmul: dict) -> float:
+    """The sentence pairs/s if every FLOP of a training step (`flops_per_token`) ran at the matmul probe's rate in
+    the row's compute dtype: the bound the model's arithmetic sets at these sizes, where its matmuls run no faster
+    than the probe's GRU-sized one."""
+    rate = matmul[MATMUL_DTYPES[row["precision"]]] * 1e9
+    return round(rate / (row["flops_per_token"] * row["target_tokens_per_pair"]), 1)
 
 
 def model_config(sizes: dict, decoder: str):
@@ -363,6 +374,7 @@ def with_reference_ratios(rows: list[dict], decoding: list[dict], reference: dic
     """Add the ratios to the reference measured in the same run (> 1: faster than the reference)."""
     for row in rows:
         row["train_pairs_ratio_to_reference"] = round(row["train_pairs_per_s"] / reference["pairs_per_s"], 2)
+        row["ceiling_ratio_to_reference"] = round(row["ceiling_pairs_per_s"] / reference["pairs_per_s"], 2)
     for result in decoding:
         result["greedy_ratio_to_reference"] = round(result["greedy_sent_per_s"] / reference["greedy_sent_per_s"], 2)
         result["beam5_ratio_to_reference_greedy"] = round(result["beam5_sent_per_s"] / reference["greedy_sent_per_s"], 2)
@@ -375,19 +387,21 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
     import pandas as pd
 
     lines = [("training, sentence pairs/s", reference["pairs_per_s"], row["train_pairs_per_s"],
-              row["train_pairs_ratio_to_reference"], f"{row['decoder']} ({row['precision']})") for row in rows]
+              row["train_pairs_ratio_to_reference"], f"{row['decoder']} ({row['precision']})",
+              row["ceiling_ratio_to_reference"]) for row in rows]
     for result in decoding:
         policy = result["precision"]
         lines += [("greedy decoding, sentences/s", reference["greedy_sent_per_s"], result["greedy_sent_per_s"],
-                   result["greedy_ratio_to_reference"], f"greedy ({policy})"),
+                   result["greedy_ratio_to_reference"], f"greedy ({policy})", ""),
                   ("beam 5 vs the reference's greedy, sentences/s", reference["greedy_sent_per_s"],
-                   result["beam5_sent_per_s"], result["beam5_ratio_to_reference_greedy"], f"beam 5 ({policy})"),
+                   result["beam5_sent_per_s"], result["beam5_ratio_to_reference_greedy"], f"beam 5 ({policy})", ""),
                   ("one sentence, ms (ratio: reference / project)", reference["latency_ms"],
-                   result["beam5_latency_ms"], result["latency_ratio_to_reference"], f"beam 5 ({policy})"),
+                   result["beam5_latency_ms"], result["latency_ratio_to_reference"], f"beam 5 ({policy})", ""),
                   ("one sentence as `serve` runs it (XLA), ms", reference["latency_ms"],
                    result["beam5_latency_serve_ms"], result["serve_latency_ratio_to_reference"],
-                   f"beam 5 ({policy})")]
-    table = pd.DataFrame(lines, columns=["figure", "reference", "project", "ratio", "project's"])
+                   f"beam 5 ({policy})", "")]
+    table = pd.DataFrame(lines, columns=["figure", "reference", "project", "ratio", "project's",
+                                         "ceiling (every FLOP at the matmul rate)"])
     return table.round({"reference": 1, "project": 1})
 
 
@@ -448,7 +462,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         print(json.dumps(measure_quality(config_name, precisions, quality_minutes, quality_steps, int(quality_seeds))))
         return
     if phase == "matmul":
-        print(json.dumps({"matmul_gflops": round(matmul_gflops(), 1)}))
+        print(json.dumps({dtype: round(matmul_gflops(dtype), 1) for dtype in precisions.split(",")}))
         return
     import pandas as pd
 
@@ -465,19 +479,21 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                              **run_tutorial(tutorial_git, CORPORA / "spa-eng", reference_seconds, 512 if quick else 0)}
         click.echo(f"tutorial: {reference_figures['pairs_per_s']:,.0f} pairs/s, greedy "
                    f"{reference_figures['greedy_sent_per_s']:,.0f} sentences/s", err=True)
-    matmul = child("--phase", "matmul")["matmul_gflops"]
-    rows = []
     from translator.decoders import DECODERS
 
     precisions = precisions.split(",")
+    probed = ["float32", "bfloat16"] + (["float16"] if "mixed_float16" in precisions else [])  # auto: one of the two
+    matmul = child("--phase", "matmul", "--precision", ",".join(probed))
+    rows = []
     batches = str(QUICK_TIMED_BATCHES if quick else 0)
     for name in decoders.split(",") if decoders else DECODERS:
         for precision_name in precisions:
             row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
                                             "--precision", precision_name, "--devices", devices,
                                             "--timed-batches", batches)}
-            row["matmul_gflops"] = matmul
-            row["utilization"] = round(row["achieved_gflops"] / matmul, 3)
+            row["matmul_gflops"] = matmul["float32"]
+            row["utilization"] = round(row["achieved_gflops"] / matmul["float32"], 3)
+            row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row, matmul)
             rows.append(row)
             click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
                        f"{row['train_pairs_per_s']:,.0f} sentence pairs/s", err=True)
