@@ -213,15 +213,13 @@ def measure_norm_logging_cost(config_name: str, decoder: str, quick: bool) -> di
 
 
 def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -> dict:
-    from translator import precision
     from translator.config import SearchConfig
     from translator.corpus import CorpusFormat, read_corpus
     from translator.evaluate import ReferenceSet, translate_all
     from translator.inference import Translator
 
     started = time.perf_counter()  # TensorFlow is imported: what follows is what a `translate` adds to the import
-    with precision.dtype_policy(precision.resolve(precision_name)):
-        translator = Translator.load(model_dir)
+    translator = Translator.load(model_dir, precision_name=precision_name)
     translator.translate(["Hola."], translator.search_setting())
     first_translation_s = time.perf_counter() - started
     test = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs)
@@ -235,8 +233,8 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
     measure_latency(translator, result, "")
     result["decode_sentences"] = len(sources)
     result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)  # before a second model and XLA's compiler load
-    with precision.dtype_policy(precision.resolve(precision_name)):
-        measure_latency(Translator.load(model_dir, xla_max_batch=1), result, "_serve")  # as `serve` runs it
+    measure_latency(Translator.load(model_dir, xla_max_batch=1, precision_name=precision_name), result,
+                    "_serve")  # as `serve` runs it
     return result
 
 
