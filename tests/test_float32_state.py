@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from translator import precision
-from translator.cells import recurrent_layer
+from translator.cells import RECURRENT_LAYERS, ProjectedInputsRNN, recurrent_layer
 from translator.float32_state import FLOAT32_STATE_CELLS
 from translator.model import Seq2Seq
 
@@ -73,7 +73,6 @@ def test_bfloat16_layers_carry_float32_states_and_return_bfloat16():
     sequence, state = layer(tf.ones((BATCH, 4, FEATURES)))
     assert isinstance(layer.cell, FLOAT32_STATE_CELLS["gru"]) and layer.cell.compute_dtype == "float32"
     assert sequence.dtype == state.dtype == "bfloat16"  # what the next layer reads: cast once, after the loop
-    assert isinstance(recurrent_layer("gru", UNITS), keras.layers.GRU)  # float32: Keras' own (cuDNN on a GPU)
 
 
 def test_a_bfloat16_decoder_steps_in_float32_state_and_its_weights_load_into_float32():
@@ -89,3 +88,24 @@ def test_a_bfloat16_decoder_steps_in_float32_state_and_its_weights_load_into_flo
         plain_variable.assign(mixed_variable)
     inputs = {"source": np.array([[1, 5, 6, 2]], "int32"), "target_in": np.array([[1, 8, 9]], "int32")}
     np.testing.assert_allclose(mixed(inputs), plain(inputs), atol=0.05)  # the same model, bfloat16 matmuls aside
+
+
+@pytest.mark.parametrize("cell", FLOAT32_STATE_CELLS)
+def test_a_layer_projecting_its_inputs_before_the_loop_computes_what_keras_own_layer_does(cell):
+    """The defining property of ProjectedInputsRNN (what a float32 layer is on a CPU): the whole-sequence input
+    matmul first, then the loop, gives Keras' own layer's outputs and final states, both directions, with padding
+    masked, from the same weights under the same variable paths."""
+    assert isinstance(recurrent_layer(cell, UNITS, name="layer"), ProjectedInputsRNN)
+    ours = keras.layers.Bidirectional(recurrent_layer(cell, UNITS, name="layer"))
+    theirs = keras.layers.Bidirectional(RECURRENT_LAYERS[cell](UNITS, return_sequences=True, return_state=True,
+                                                               name="layer"))
+    rng = np.random.default_rng(3)
+    inputs = tf.constant(rng.normal(0, 1, (BATCH, 6, FEATURES)), tf.float32)
+    mask = tf.constant([[True] * 6, [True] * 4 + [False] * 2, [True] * 2 + [False] * 4])
+    ours(inputs, mask=mask), theirs(inputs, mask=mask)
+    assert [v.path.split("/", 1)[1] for v in ours.weights] == [v.path.split("/", 1)[1] for v in theirs.weights]
+    for mine, keras_variable in zip(ours.weights, theirs.weights):
+        mine.assign(rng.normal(0, 0.5, mine.shape).astype("float32"))
+        keras_variable.assign(mine)
+    for output, expected in zip(ours(inputs, mask=mask), theirs(inputs, mask=mask), strict=True):
+        np.testing.assert_allclose(output, expected, atol=1e-6)

@@ -1,4 +1,9 @@
-"""Layers for bfloat16 that keep in float32 what accumulates; only their matmuls run in bfloat16.
+"""The recurrent cells this project runs on a CPU, Keras' formulas split in two; under bfloat16 only their matmuls
+run in bfloat16 and what accumulates stays in float32 (so too the Dense layers here).
+
+Each cell's step is `project_inputs` (x W + b) then `recur` (the rest, from the projected input and the state),
+so that a layer can project a whole sequence's inputs in one matmul before its loop (cells.ProjectedInputsRNN);
+with float32 matmuls a step is Keras' own (a test), and that is what a float32 model runs where no GPU is.
 
 Keras' mixed_bfloat16 runs a whole GRU/LSTM step in bfloat16, state included. With 8 bits of mantissa, the
 update h_t = z h_{t-1} + (1 - z) h~_t rounds away the small steps a state takes over a sentence: at equal
@@ -45,6 +50,18 @@ class _Float32State:
         bias, a float32 layer's, precision.weights_cast_once reads as float32)."""
         return [self.kernel, self.recurrent_kernel]
 
+    def call(self, inputs, states, training=False):
+        return self.recur(self.project_inputs(inputs), states)
+
+    def project_inputs(self, inputs):
+        """x W + b (float32): what the step reads of its input, for one step [batch, features] or a whole sequence
+        [batch, T, features] at once (ProjectedInputsRNN)."""
+        raise NotImplementedError
+
+    def recur(self, projected, states):
+        """(output, new states) from the projected input of one step and the states before it."""
+        raise NotImplementedError
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
         return [ops.zeros((batch_size, size), "float32") for size in sizes]
@@ -61,12 +78,14 @@ class Float32StateGRUCell(_Float32State, keras.layers.GRUCell):
 
     keras_name = "gru_cell"
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        return _project(inputs, self.kernel, self.matmul_dtype) + _as_float32(self.bias[0])
+
+    def recur(self, projected, states):
         previous = states[0]
-        input_bias, state_bias = _as_float32(self.bias[0]), _as_float32(self.bias[1])
-        x_z, x_r, x_h = ops.split(_project(inputs, self.kernel, self.matmul_dtype) + input_bias, 3, axis=-1)
-        s_z, s_r, s_h = ops.split(_project(previous, self.recurrent_kernel, self.matmul_dtype) + state_bias, 3,
-                                  axis=-1)
+        x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
+        s_z, s_r, s_h = ops.split(_project(previous, self.recurrent_kernel, self.matmul_dtype)
+                                  + _as_float32(self.bias[1]), 3, axis=-1)
         update = self.recurrent_activation(x_z + s_z)
         reset = self.recurrent_activation(x_r + s_r)
         candidate = self.activation(x_h + reset * s_h)
@@ -80,11 +99,12 @@ class Float32StateLSTMCell(_Float32State, keras.layers.LSTMCell):
 
     keras_name = "lstm_cell"
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        return _project(inputs, self.kernel, self.matmul_dtype) + _as_float32(self.bias)
+
+    def recur(self, projected, states):
         previous, carry = states
-        preactivation = (_project(inputs, self.kernel, self.matmul_dtype)
-                         + _project(previous, self.recurrent_kernel, self.matmul_dtype) + _as_float32(self.bias))
-        i, f, c, o = ops.split(preactivation, 4, axis=-1)
+        i, f, c, o = ops.split(projected + _project(previous, self.recurrent_kernel, self.matmul_dtype), 4, axis=-1)
         carry = self.recurrent_activation(f) * carry + self.recurrent_activation(i) * self.activation(c)
         hidden = self.recurrent_activation(o) * self.activation(carry)
         return hidden, [hidden, carry]
@@ -96,11 +116,12 @@ class Float32StateSimpleRNNCell(_Float32State, keras.layers.SimpleRNNCell):
 
     keras_name = "simple_rnn_cell"
 
-    def call(self, inputs, states, training=False):
+    def project_inputs(self, inputs):
+        return _project(inputs, self.kernel, self.matmul_dtype) + _as_float32(self.bias)
+
+    def recur(self, projected, states):
         previous = states[0] if isinstance(states, (list, tuple)) else states
-        hidden = self.activation(_project(inputs, self.kernel, self.matmul_dtype)
-                                 + _project(previous, self.recurrent_kernel, self.matmul_dtype)
-                                 + _as_float32(self.bias))
+        hidden = self.activation(projected + _project(previous, self.recurrent_kernel, self.matmul_dtype))
         return hidden, [hidden]
 
 
