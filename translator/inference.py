@@ -161,7 +161,8 @@ class Translator:
         return run
 
     def _traced(self, search: SearchConfig, with_attention: bool, xla: bool):
-        key = (replace(search, length_penalty=0.0, name_surrogates=False), with_attention, xla)  # neither is in the graph
+        # neither the penalty nor the surrogates are in the graph
+        key = (replace(search, length_penalty=0.0, name_surrogates=False), with_attention, xla)
         if key not in self._compiled:
             run = self._search_with_attention if with_attention else self._search
             traced = tf.function(lambda texts, alpha: run(texts, search, alpha, xla),
