@@ -518,7 +518,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
               "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
               "decoding_by_precision": decoding, "decoders": rows, "reference": reference_figures,
-              "quality": quality, "streamed_training": streamed, "cli_start": cli_start, "gradient_norm_logging": norm_cost, "machine": {"cpus": os.cpu_count()},
+              "quality": quality, "streamed_training": streamed, "cli_start": cli_start, "gradient_norm_logging": norm_cost,
+              "matmul_gflops_by_dtype": matmul, "machine": {"cpus": os.cpu_count()},
               "date": time.strftime("%Y-%m-%d %H:%M")}
     out.write_text(json.dumps(report, indent=2))
     if reference_figures:
