@@ -36,7 +36,10 @@ class AdditiveAttention(keras.layers.Layer):
         hidden = ops.tanh(keys + ops.expand_dims(self.query_projection(query), 1))
         energies = ops.where(mask, ops.squeeze(self.score(hidden), -1), MASKED_ENERGY)
         weights = ops.softmax(energies, axis=-1) * ops.cast(mask, "float32")  # exact zeros on padding
-        return ops.einsum("bs,bsw->bw", ops.cast(weights, memory.dtype), memory), weights
+        # a batch of [1, src_len] @ [src_len, width] products: TensorFlow's einsum "bs,bsw->bw" computed the same
+        # and its gradient 1.5-2.4x slower (batch 64 x 10 positions, 320 x 12; graph mode, this CPU)
+        context = ops.matmul(ops.expand_dims(ops.cast(weights, memory.dtype), 1), memory)
+        return ops.squeeze(context, 1), weights
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
