@@ -32,7 +32,7 @@ def test_auto_is_float32_without_bf16_instructions(monkeypatch):
 
 def test_auto_is_bfloat16_only_where_it_measures_faster(monkeypatch):
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(precision, "gpu_present", lambda: False)
     for faster, expected in ((True, "mixed_bfloat16"), (False, "float32")):
         monkeypatch.setattr(precision, "bfloat16_measures_faster", lambda: faster)
         assert precision.resolve("auto") == expected

@@ -8,13 +8,12 @@ gates from the same kernels, biases and recurrent activation (a test checks
 that they rebuild the cell's own output).
 """
 
-import functools
-
 import keras
 from keras import ops
 from keras.src import backend
 
 from translator.errors import OptionError
+from translator.precision import gpu_present
 from translator.float32_state import FLOAT32_STATE_CELLS
 
 RECURRENT_LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
@@ -42,13 +41,6 @@ def recurrent_layer(cell: str, units: int, name: str | None = None) -> keras.lay
         return ProjectedInputsRNN(FLOAT32_STATE_CELLS[cell](units, matmul_dtype=matmul_dtype),
                                   return_sequences=True, return_state=True, name=name)
     return RECURRENT_LAYERS[cell](units, return_sequences=True, return_state=True, name=name)
-
-
-@functools.cache
-def gpu_present() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 @keras.saving.register_keras_serializable(package="translator")

@@ -19,6 +19,13 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "mixed_float16":
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
+@functools.cache
+def gpu_present() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def cpu_has_bf16() -> bool:
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
@@ -52,9 +59,7 @@ def resolve(precision: str) -> str:
     """
     if precision != "auto":
         return POLICIES[precision]
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU") or not cpu_has_bf16():
+    if gpu_present() or not cpu_has_bf16():
         return "float32"
     return POLICIES["bfloat16"] if bfloat16_measures_faster() else "float32"
 
