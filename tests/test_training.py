@@ -51,6 +51,33 @@ def test_label_smoothing_mixes_in_the_mean_negative_log_probability_over_the_voc
     assert smoothed == pytest.approx(np.mean(per_token), rel=1e-5)
 
 
+@pytest.mark.parametrize("clip_norm", [None, 1.0])
+def test_the_fused_adam_update_is_keras_adam(clip_norm):
+    """ReplicaSummedAdam's one-op update (TensorFlow's ResourceApplyAdam) moves weights and slots as Keras' Adam
+    does, step after step, clipped or not; an embedding's sparse gradient is applied as its dense sum."""
+    import keras
+    import tensorflow as tf
+
+    from translator.training.step import ReplicaSummedAdam
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(30, 7)).astype("float32"), rng.normal(size=(12, 4)).astype("float32")]
+    runs = []
+    for optimizer in (ReplicaSummedAdam(learning_rate=0.01, global_clipnorm=clip_norm),
+                      keras.optimizers.Adam(learning_rate=0.01, global_clipnorm=clip_norm)):
+        weights = [keras.Variable(value) for value in start]
+        optimizer.build(weights)
+        step = tf.function(lambda dense, rows: optimizer.apply(
+            [dense, tf.IndexedSlices(tf.gather(dense[:12, :4], rows), rows, tf.constant([12, 4]))], weights))
+        for seed in range(8):
+            dense = tf.constant(np.random.default_rng(seed).normal(size=(30, 7)).astype("float32"))
+            step(dense, tf.constant([3, 5, 7]))  # distinct rows: Keras' sparse Adam is then the dense one
+        runs.append([v.numpy() for v in weights + list(optimizer.variables)])
+    for fused, keras_own in zip(*runs):
+        np.testing.assert_allclose(fused, keras_own, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(runs[0][0], start[0])  # it moved
+
+
 def test_the_warm_up_is_at_most_half_the_first_epoch():
     config = TrainingConfig(warmup_steps=200)
     assert warmup_steps(config, steps_per_epoch=4) == 2 and warmup_steps(config, steps_per_epoch=1) == 1

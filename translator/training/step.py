@@ -70,6 +70,25 @@ class ReplicaSummedAdam(keras.optimizers.Adam):
     def _all_reduce_sum_gradients(self, grads_and_vars):
         return grads_and_vars
 
+    def update_step(self, gradient, variable, learning_rate):
+        """Keras' Adam update in TensorFlow's fused kernel, one op a variable: m += (g - m)(1 - b1),
+        v += (g^2 - v)(1 - b2), var -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps), Keras' own formula
+        (keras/src/optimizers/adam.py). Keras spells it as eleven element-wise ops, each a pass over the
+        variable: a fifth of a training step's op time at the tutorial's sizes. Called by Keras per device
+        with that device's variable (`distribution.extended.update`), where a mirrored slot's `handle` is
+        the same device's copy."""
+        if self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        return tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(tf.convert_to_tensor(gradient), dtype))
+
 
 def make_optimizer(training: TrainingConfig, policy: str) -> keras.optimizers.Optimizer:
     optimizer = ReplicaSummedAdam(learning_rate=training.learning_rate, global_clipnorm=training.clip_norm or None)
