@@ -226,6 +226,24 @@ def test_the_step_reports_the_global_norm_that_clipping_sees():
     assert 0 < moved <= 0.1 * 1.01  # Adam's first step moves a weight by at most the learning rate
 
 
+@pytest.mark.parametrize("clip_norm, largest_move", [(0.0, (0.09, 0.101)), (1e-9, (0.0, 0.02))])
+def test_clipping_scales_the_gradient_the_optimizer_applies(clip_norm, largest_move):
+    """Adam's first step moves a weight by lr * g / (|g| + epsilon): about the learning rate for a gradient well
+    over epsilon (1e-7), a small share of it once clipping has scaled the whole gradient down to a norm of 1e-9."""
+    from translator.config import ModelConfig, TrainingConfig
+    from translator.training.step import TrainStep
+
+    step = TrainStep(ModelConfig(decoder="feedback", units=8, embedding_dim=4, dropout=0.0),
+                     TrainingConfig(clip_norm=clip_norm, learning_rate=0.1), 50, 40)
+    batch = {"source": SOURCE, "target_in": TARGET_IN, "target_out": TARGET_OUT, "source_mask": SOURCE != 0,
+             "target_mask": TARGET_OUT != 0}
+    before = [v.numpy() for v in step.model.trainable_variables]
+    result = step.train({k: tf.constant(v) for k, v in batch.items()})
+    moved = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(step.model.trainable_variables, before))
+    assert result.gradient_norm > 1e-3  # the norm reported is the one before clipping
+    assert largest_move[0] <= moved <= largest_move[1]
+
+
 def test_attention_statistics_on_hand_made_weights():
     tokens = ["<s>", "a", "b", "c", "</s>"]
     weights = np.array([[0, 1.0, 0, 0, 0],     # entropy 0

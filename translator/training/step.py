@@ -91,7 +91,7 @@ class ReplicaSummedAdam(keras.optimizers.Adam):
 
 
 def make_optimizer(training: TrainingConfig, policy: str) -> keras.optimizers.Optimizer:
-    optimizer = ReplicaSummedAdam(learning_rate=training.learning_rate, global_clipnorm=training.clip_norm or None)
+    optimizer = ReplicaSummedAdam(learning_rate=training.learning_rate)  # the train step clips (TrainStep._clipped)
     if policy == "mixed_float16":  # float16 gradients underflow without a loss scale
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -117,6 +117,7 @@ class TrainStep:
             self.optimizer = make_optimizer(training, self.policy)
             self.optimizer.build(self.model.trainable_variables)
         self.scheduled = training.teacher_forcing != "always"
+        self.clip_norm = training.clip_norm
         self.label_smoothing = training.label_smoothing
         self.measure_gradient_norm = measure_gradient_norm  # off only to time what measuring it costs
         self._train = tf.function(self._train_step, input_signature=[BATCH_SPEC, tf.TensorSpec([], tf.float32)])
@@ -176,16 +177,23 @@ class TrainStep:
         context = tf.distribute.get_replica_context()
         if context.num_replicas_in_sync > 1:
             gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-        norm = self._unscaled_norm(gradients) if self.measure_gradient_norm else tf.constant(0.0)
+        norm, gradients = self._clipped(gradients)
         self.optimizer.apply(gradients, variables)
         return loss, norm
 
-    def _unscaled_norm(self, gradients):
-        """The global norm the optimizer's clipping compares with `clip_norm` (a loss scale divided out)."""
-        norm = tf.linalg.global_norm(gradients)
+    def _clipped(self, gradients):
+        """(the global norm of the whole batch's gradients, a loss scale divided out; the gradients scaled down to
+        at most `clip_norm`), from one pass over them: Keras' own clipping (global_clipnorm) computed the norm a
+        second time. A loss-scaled gradient is clipped at the scaled bound, which is Keras' unscale-then-clip."""
+        if not (self.clip_norm or self.measure_gradient_norm):
+            return tf.constant(0.0), gradients
+        scale = 1.0
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = norm / tf.cast(self.optimizer.dynamic_scale, norm.dtype)
-        return norm
+            scale = tf.cast(self.optimizer.dynamic_scale, tf.float32)
+        norm = tf.linalg.global_norm(gradients)
+        if self.clip_norm:
+            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm * scale, use_norm=norm)
+        return norm / scale, gradients
 
     def _dev_step(self, batch):
         tokens = tf.reduce_sum(tf.cast(batch["target_mask"], tf.float32))
