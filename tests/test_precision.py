@@ -88,16 +88,6 @@ def test_cast_once_reads_no_variable_inside_the_loops_and_computes_the_same():
     np.testing.assert_array_equal(plain().numpy(), cast_once().numpy())
 
 
-def test_cast_once_leaves_embedding_tables_as_stored():
-    """An embedding gathers its few rows from the float32 table and casts those (Keras' Embedding does not
-    autocast): inside the scope its table reads as float32, a matmul's kernel as bfloat16."""
-    model = bfloat16_model("attention")
-    with precision.weights_cast_once(model):
-        tables = [tf.convert_to_tensor(layer.embeddings) for layer in (model.encoder.embedding, model.decoder.embedding)]
-        kernel = tf.convert_to_tensor(model.decoder.output_layer.from_context.kernel)
-    assert [t.dtype for t in tables] == [tf.float32, tf.float32] and kernel.dtype == tf.bfloat16
-
-
 def test_cast_once_keeps_gradients_and_random_state():
     model = bfloat16_model("feedback")
     inputs = {k: tf.constant(BATCH[k]) for k in ("source", "target_in")}

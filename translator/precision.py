@@ -85,12 +85,10 @@ def _listed(model, attribute: str) -> set[int]:
     return {id(v) for layer in model._flatten_layers() for v in getattr(layer, attribute, ())}
 
 
-def _read_as_stored(model) -> set[int]:
-    """ids of the variables that their own layer reads as stored, float32: a layer computing in float32 (built
-    with dtype="float32" inside a mixed model), or one that does not autocast (Keras' Embedding gathers its
-    rows from the float32 table and casts those rows only: casting the whole tables every step was 8 % of a
-    bfloat16 training step's op time at the tutorial's sizes, for the few hundred rows a batch reads)."""
-    return {id(v) for layer in model._flatten_layers() if layer.compute_dtype == "float32" or not layer.autocast
+def _owned_by_float32_layers(model) -> set[int]:
+    """ids of the variables whose own layer computes in float32 (a layer built with dtype="float32" inside a
+    mixed model): they are read as float32, as that layer would read them."""
+    return {id(v) for layer in model._flatten_layers() if layer.compute_dtype == "float32"
             for v in layer._trainable_variables}
 
 
@@ -125,8 +123,7 @@ def weights_cast_once(model):
     here, once, the loops reuse the cast tensors, and gradients reach the variables through that one cast
     (a loop's gradient for them then adds up in the compute dtype: a GRU's gradient over 30 steps was
     0.8-1.0 % off float32's, against 0.7-0.9 % with a cast per step). The variables of layers that compute in
-    float32 or read their variables as stored (embeddings), and a layer's `float32_weights` (biases added in
-    float32), are read once as float32 instead, and
+    float32, and a layer's `float32_weights` (biases added in float32), are read once as float32 instead, and
     its `float32_gradient_weights` as float32 too, while `matmul_operand` serves their cast copy (the recurrent
     kernels). Nothing changes where the compute and
     variable dtypes agree (float32). Built on keras.StatelessScope, which maps variables to values; what a
@@ -140,7 +137,7 @@ def weights_cast_once(model):
         yield
         return
     cast = model.trainable_variables
-    float32 = _read_as_stored(model) | _listed(model, "float32_weights")
+    float32 = _owned_by_float32_layers(model) | _listed(model, "float32_weights")
     float32_gradient = _listed(model, "float32_gradient_weights")
     scope, copies = keras.StatelessScope(), {}
     for variable in cast:  # add_update keeps the value as given (a mapping passed to the constructor is cast back)
