@@ -3,7 +3,7 @@
 The step runs under a `tf.distribute` strategy (TensorFlow's default one on a
 single device): each replica takes its slice of the batch, its loss is summed
 over its tokens and divided by the whole batch's token count, and the
-gradients are summed over replicas before the optimizer clips them, so a step
+gradients are summed over replicas before the step clips them, so a step
 is the same computation on one device or several.
 """
 
@@ -64,7 +64,7 @@ class ReplicaSummedAdam(keras.optimizers.Adam):
     Keras sums a replica's gradients with the others' inside `apply`, after clipping that replica's share to
     the global norm (keras/src/backend/tensorflow/optimizer.py, `_backend_update_step`), so clipping would
     depend on the number of replicas. The train step sums them first and the clip sees the whole batch's
-    gradient; this class skips Keras' second sum.
+    gradient; this class skips Keras' second sum. It also applies the update in one fused op (update_step).
     """
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
