@@ -13,8 +13,8 @@ from keras import ops
 from keras.src import backend
 
 from translator.errors import OptionError
-from translator.precision import gpu_present
 from translator.float32_state import FLOAT32_STATE_CELLS
+from translator.precision import gpu_present
 
 RECURRENT_LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 CELLS = tuple(RECURRENT_LAYERS)

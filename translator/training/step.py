@@ -59,12 +59,12 @@ class StepResult(NamedTuple):
 
 
 class ReplicaSummedAdam(keras.optimizers.Adam):
-    """Adam given gradients already summed over replicas.
+    """Adam given gradients already summed over replicas and clipped (TrainStep._clipped), its update in one
+    fused op (update_step).
 
-    Keras sums a replica's gradients with the others' inside `apply`, after clipping that replica's share to
-    the global norm (keras/src/backend/tensorflow/optimizer.py, `_backend_update_step`), so clipping would
-    depend on the number of replicas. The train step sums them first and the clip sees the whole batch's
-    gradient; this class skips Keras' second sum. It also applies the update in one fused op (update_step).
+    Keras would sum a replica's gradients with the others' inside `apply` (keras/src/backend/tensorflow/
+    optimizer.py, `_backend_update_step`), after clipping that replica's share, so that clipping would depend
+    on the number of replicas. The train step sums and clips first; this class skips Keras' second sum.
     """
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
