@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from translator.cross_entropy import token_nll
+
 SMALLEST_PROBABILITY = 1e-9  # log(0) would make a token the search can never pick into NaN gradients
 
 
@@ -44,7 +46,7 @@ class PointerGenerator(keras.layers.Layer):
         beyond the logits, where the mixture over the whole vocabulary took seven, forward and backward (the
         copying model's training peaked at 2.5 GB with them, and its step took a fifth longer than without)."""
         switch = ops.cast(self.switch(ops.concatenate([state, context, inputs], axis=-1)), "float32")[..., 0]
-        generated = -ops.sparse_categorical_crossentropy(targets, ops.cast(logits, "float32"), from_logits=True)
+        generated = -token_nll(targets, ops.cast(logits, "float32"))
         source_ids, targets = ops.cast(source_ids, "int32"), ops.cast(targets, "int32")
         same = ops.equal(ops.expand_dims(source_ids, 1), ops.expand_dims(targets, 2))  # [batch, T, S]
         copied = ops.sum(ops.cast(weights, "float32") * ops.cast(same, "float32"), axis=-1)  # [batch, T]

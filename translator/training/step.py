@@ -19,6 +19,7 @@ from keras import ops
 
 from translator import precision
 from translator.config import ModelConfig, TrainingConfig
+from translator.cross_entropy import token_nll
 from translator.model import Seq2Seq
 from translator.training.distribution import replica_slice
 
@@ -34,13 +35,12 @@ BATCH_SPEC = {
 def summed_cross_entropy(target_out, logits, mask, label_smoothing: float = 0.0):
     """Cross-entropy summed over real target tokens; padding never counts.
 
-    target_out [batch, T] int, logits [batch, T, vocab], mask [batch, T] bool. TensorFlow's fused sparse
-    softmax cross-entropy (its gradient is softmax - one-hot in one pass): picking log-probabilities out of a
-    log-softmax with take_along_axis had a gradient that scattered into the whole [batch, T, vocab] (13 % of a
-    step's op time, though beside its critical path on two cores). Label smoothing mixes in the mean over the vocabulary of -log p, which is
-    logsumexp(logits) - mean(logits).
+    target_out [batch, T] int, logits [batch, T, vocab], mask [batch, T] bool. `token_nll`'s gradient is
+    softmax - one-hot, built from the kept log-softmax (picking log-probabilities out of a log-softmax with
+    take_along_axis had a gradient that scattered into the whole [batch, T, vocab]). Label smoothing mixes in
+    the mean over the vocabulary of -log p, which is logsumexp(logits) - mean(logits).
     """
-    nll = ops.sparse_categorical_crossentropy(target_out, logits, from_logits=True)
+    nll = token_nll(target_out, logits)
     if label_smoothing:
         uniform = ops.logsumexp(logits, axis=-1) - ops.mean(logits, axis=-1)
         nll = (1 - label_smoothing) * nll + label_smoothing * uniform
