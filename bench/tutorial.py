@@ -70,4 +70,21 @@ def run_tutorial(git_dir: Path | None, corpus: Path, train_seconds: float, test_
         ran = subprocess.run([sys.executable, str(script)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     if ran.returncode != 0 or not (out / "results.json").is_file():
         raise SystemExit(f"the tutorial failed (exit {ran.returncode}); its output is in {FOLDER / 'run.log'}")
-    return json.loads((out / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    hypotheses = out / "hypotheses.txt"
+    if hypotheses.is_file():
+        results["runaway_hypotheses"] = runaway_count(hypotheses.read_text(encoding="utf-8").splitlines())
+    return results
+
+
+RUNAWAY_TOKENS = 100  # the test split's references are under 50 tokens; the tutorial's export stops at 500
+
+
+def runaway_count(hypotheses: list[str]) -> int:
+    """How many of the tutorial's outputs ran on past RUNAWAY_TOKENS (a phrase repeated to its 500-token limit).
+
+    Its export stops a batch of 64 only when every sentence in it has ended, so each such output holds its
+    batch for hundreds of steps: three of them halved its greedy sentences/s (941 against 1,864 in a run
+    with none, 24 Nov 2026). How many there are is left to chance by 300 s of training, so this count says
+    how far a run's greedy figure, and every decoding ratio against it, depends on it."""
+    return sum(len(line.split()) > RUNAWAY_TOKENS for line in hypotheses)

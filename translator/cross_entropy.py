@@ -6,7 +6,9 @@ size ([640, 5000] float32 logits, forward and backward) it took 5.6-5.8 ms on
 this project's 2-core machine, where a log-softmax and a gather, and on the way
 back an exp and a scatter of -1 at the labels, took 3.1-3.3 ms: the same values
 (within 1e-7), one [N, vocab] tensor kept for the backward pass as before. A
-training step at the tutorial's sizes ran 3-9 % more sentence pairs a second.
+training step at the tutorial's sizes ran 3-7 % more sentence pairs a second
+in float32, 1-10 % in bfloat16 (alternating processes, `bench/run.py --phase
+train`).
 """
 
 from __future__ import annotations
