@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from translator.model import Seq2Seq
-from translator.search import beam_search, coverage_penalty, greedy_search, length_penalty, tile_beams
+from translator.search import beam_search, coverage_penalty, greedy_search, length_penalty, tile_beams, top_k_by_blocks
 
 START, END = 1, 2
 A, B, C = 4, 5, 6
@@ -322,3 +322,38 @@ def test_a_fixed_step_search_compiles_under_xla_and_finds_what_the_compacting_on
     assert fixed.shape == (3, 3, steps)
     assert fixed.numpy()[..., : beams.shape[2]].tolist() == beams.numpy().tolist()
     np.testing.assert_allclose(fixed_scores.numpy(), beam_scores.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("width", [24960, 2560 + 77])
+def test_top_k_by_blocks_is_top_k(width):
+    """The same values and columns as tf.math.top_k, a width that is no multiple of the block included; where
+    values tie (a row banned to NEG_INF but for three tokens) the same values, each at a column that holds it."""
+    rows = np.random.default_rng(0).normal(size=(6, width)).astype("float32")
+    rows[4, :] = -1e9
+    rows[4, [5, width - 1, 700]] = [-2.0, -1.0, -3.0]
+    values, columns = top_k_by_blocks(tf.constant(rows), 10)
+    expected_values, expected_columns = tf.math.top_k(tf.constant(rows), 10)
+    np.testing.assert_array_equal(values.numpy(), expected_values.numpy())
+    untied = [0, 1, 2, 3, 5]
+    np.testing.assert_array_equal(columns.numpy()[untied], expected_columns.numpy()[untied])
+    np.testing.assert_array_equal(np.take_along_axis(rows, columns.numpy(), axis=1), values.numpy())
+    assert columns.numpy()[4, :3].tolist() == [width - 1, 5, 700]
+
+
+def test_beam_search_over_a_wide_vocabulary_finds_what_top_k_finds(monkeypatch):
+    """A vocabulary wide enough for top_k_by_blocks (1,500 tokens x beam 5): the same hypotheses and scores as
+    with TensorFlow's TopK, batched as the rows come."""
+    vocab = 1500
+    log_table = tf.constant(np.random.default_rng(1).normal(scale=3.0, size=(vocab, vocab)), tf.float32)
+
+    def step(tokens, state):
+        return tf.gather(log_table, tokens), state
+
+    def search():
+        return beam_search(step, tile_beams(dummy_state(4), 5), tf.constant([6, 3, 8, 5]), START, END, 5, n_best=3)
+
+    tokens, scores = search()
+    monkeypatch.setattr("translator.search.top_k_by_blocks", lambda scores, k: tf.math.top_k(scores, k=k))
+    expected_tokens, expected_scores = search()
+    np.testing.assert_array_equal(tokens.numpy(), expected_tokens.numpy())
+    np.testing.assert_allclose(scores.numpy(), expected_scores.numpy(), rtol=1e-6)

@@ -147,6 +147,32 @@ def _written(out, rows, sequences, scores):
             tf.tensor_scatter_nd_update(written_scores, rows[:, None], scores))
 
 
+TOP_K_BLOCK = 128  # columns per block in top_k_by_blocks
+
+
+def top_k_by_blocks(scores, k: int, block: int = TOP_K_BLOCK):
+    """tf.math.top_k(scores [n, width], k): the same values, the k largest of each row, and their column indices,
+    read from the k blocks of `block` columns whose maxima are largest.
+
+    Those k blocks hold the row's k largest values: a value in any other block is at most its block's maximum,
+    which each of the k chosen blocks' maxima reach, so k values at least as large are chosen. TensorFlow's
+    CPU TopK walks a row element by element; a block's maximum is a vectorised reduction, so a beam step's
+    [64, 5 x 5,000] candidates took 0.5-0.6 ms this way against 1.8 ms (this project's 2-core machine). Among
+    equal values the order may differ from TopK's (lower index first): a row's result still depends on that
+    row alone. A row too narrow for 2k blocks (a small vocabulary) goes to TopK as it is.
+    """
+    width = scores.shape[-1]
+    if width is None or width < 2 * k * block:
+        return tf.math.top_k(scores, k=k)
+    rows, blocks = tf.shape(scores)[0], -(-width // block)
+    padded = tf.pad(scores, [[0, 0], [0, blocks * block - width]], constant_values=float("-inf"))
+    by_block = tf.reshape(padded, [rows, blocks, block])
+    _, best_blocks = tf.math.top_k(tf.reduce_max(by_block, axis=-1), k=k)  # [n, k]
+    chosen = tf.reshape(tf.gather(by_block, best_blocks, batch_dims=1), [rows, k * block])
+    values, within = tf.math.top_k(chosen, k=k)
+    return values, tf.gather(best_blocks, within // block, batch_dims=1) * block + within % block
+
+
 def coverage_penalty(coverage, beta: float):
     """GNMT's cp = beta * sum_j log(min(sum_t alpha_tj, 1)) for coverage [n, S] (1 on padding): 0 when every source
     token received at least its whole share of attention, very negative when one was left unread."""
@@ -185,9 +211,9 @@ def beam_search(step_fn, initial_state, max_lengths, start_id: int, end_id: int,
         logits, state = step_fn(tf.gather(history, step, axis=1), state)
         log_probs = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
         log_probs = _constrained(log_probs, history, step, tf.repeat(limits, k), end_id, no_repeat_ngram)
-        vocab = tf.shape(log_probs)[-1]
-        candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [m, k, vocab]), [m, -1])
-        top_log_probs, top_index = tf.math.top_k(candidates, k=2 * k)  # 2k: at most k of them end
+        vocab = log_probs.shape[-1] or tf.shape(log_probs)[-1]  # static where known: top_k_by_blocks needs it
+        candidates = tf.reshape(alive_log_probs[:, :, None] + tf.reshape(log_probs, [m, k, vocab]), [m, k * vocab])
+        top_log_probs, top_index = top_k_by_blocks(candidates, 2 * k)  # 2k: at most k of them end
         top_beam, top_token = top_index // vocab, top_index % vocab
         top_seq = with_column(tf.gather(alive_seq, top_beam, batch_dims=1), step + 1, top_token)
         ended = tf.equal(top_token, end_id)
