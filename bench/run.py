@@ -477,7 +477,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                              **run_tutorial(tutorial_git, CORPORA / "spa-eng", reference_seconds, 512 if quick else 0)}
         click.echo(f"tutorial: {reference_figures['pairs_per_s']:,.0f} pairs/s, greedy "
                    f"{reference_figures['greedy_sent_per_s']:,.0f} sentences/s, "
-                   f"{reference_figures.get('runaway_hypotheses', '?')} outputs run on to its length limit", err=True)
+                   f"{reference_figures.get('runaway_hypotheses', '?')} runaway outputs (over 100 tokens)", err=True)
     from translator.decoders import DECODERS
 
     precisions = precisions.split(",")
