@@ -22,7 +22,8 @@ def test_token_nll_is_the_sparse_softmax_cross_entropy(shape):
     rng = np.random.default_rng(0)
     logits = tf.constant(rng.normal(scale=8.0, size=shape), tf.float32)
     labels = tf.constant(rng.integers(0, shape[-1], size=shape[:-1]), tf.int32)
-    upstream = tf.constant(rng.uniform(0.0, 2.0, size=shape[:-1]), tf.float32)  # per-token weights, as a mask and a loss scale give
+    # per-token weights of the upstream gradient, as a mask and a loss scale give
+    upstream = tf.constant(rng.uniform(0.0, 2.0, size=shape[:-1]), tf.float32)
     fused = value_and_gradient(tf.nn.sparse_softmax_cross_entropy_with_logits, labels, logits, upstream)
     ours = value_and_gradient(token_nll, labels, logits, upstream)
     np.testing.assert_allclose(ours[0], fused[0], rtol=1e-5, atol=1e-5)

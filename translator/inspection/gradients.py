@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from translator.cross_entropy import token_nll
 from translator.inspection.unroll import directions, run_decoder, run_encoder, state_width
 from translator.training.step import BATCH_SPEC
 
@@ -81,7 +82,7 @@ def gradient_norm_function(model):
             logits = tf.cast(decoder.predict(tf.gather_nd(run.outputs, at_last), contexts, weights, inputs, prepared),
                              tf.float32)
             labels = tf.gather(batch["target_out"], last, batch_dims=1)
-            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            loss = tf.reduce_sum(token_nll(labels, logits))
         gradients = tape.gradient(loss, [*encoder_probes, decoder_probe])
         named = zip([*encoder_parts, "decoder"], gradients)
         return {part: tf.transpose(tf.norm(gradient, axis=-1)) for part, gradient in named}
