@@ -45,16 +45,16 @@ def cli(context, debug):
     context.obj = {"debug": debug}
 
 
-def load_tensorflow(defer_keras: bool = False):
-    """Import TensorFlow, quietly unless --debug; commands that need it call this first. `defer_keras`: for a
-    command that may need no Keras (quiet.keras_deferred)."""
-    from translator.quiet import import_tensorflow_quietly, keras_deferred
+def load_tensorflow(runtime_only: bool = False):
+    """Import TensorFlow, quietly unless --debug; commands that need it call this first. `runtime_only`: for a
+    command that may need no more than a saved graph (tensorflow_runtime.py)."""
+    from translator.quiet import import_tensorflow_quietly
+    from translator.tensorflow_runtime import import_tensorflow
 
-    if not click.get_current_context().find_root().obj["debug"]:
-        import_tensorflow_quietly(defer_keras)
-    elif defer_keras:
-        with keras_deferred():
-            import tensorflow  # noqa: F401
+    if click.get_current_context().find_root().obj["debug"]:
+        import_tensorflow(runtime_only)
+    else:
+        import_tensorflow_quietly(runtime_only)
 
 
 @cli.group()
@@ -389,13 +389,14 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
-    load_tensorflow(defer_keras=plain)
+    load_tensorflow(runtime_only=plain)
     from translator.precision import resolve
     from translator.translation import translation_record
 
     translator = fast_translator(model_dir, search, input_file is None, resolve(precision_name)) if plain else None
     to_cache = plain and translator is None
     if translator is None:
+        load_tensorflow()  # all of it, where only the runtime was imported for the cache
         translator = load_translator(model_dir, precision_name)
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "

@@ -1,6 +1,5 @@
 """The fast start: `translate` loads a cached SavedModel of the model's graph instead of building and tracing it."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -131,16 +130,25 @@ def test_an_entry_holds_each_weight_once(toy_model, cache):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("tf_keras") is not None or "TF_USE_LEGACY_KERAS" in os.environ,
-                    reason="with tf_keras installed (or TF_USE_LEGACY_KERAS set) TensorFlow's import loads Keras anyway")
-def test_a_translation_from_the_cache_imports_neither_keras_nor_tensorflow_texts_python_api(toy_model, cache):
-    """What keeps its start fast and small (fast_start.py): the CLI's translate in a process of its own."""
+def test_a_translation_from_the_cache_imports_neither_tensorflows_public_api_nor_keras_nor_tensorflow_texts(
+        toy_model, cache):
+    """What keeps its start fast and small (fast_start.py, tensorflow_runtime.py): the CLI's translate in a process
+    of its own."""
     assert run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy").returncode == 0  # caches
     program = ("import atexit, runpy, sys; "
-               "atexit.register(lambda: print(sorted(m for m in ('keras', 'tensorflow_text', 'pandas') if m in sys.modules))); "
+               "atexit.register(lambda: print(sorted(m for m in ('keras', 'tensorflow_text', 'pandas', 'tensorflow._api')"
+               " if m in sys.modules))); "
                "sys.argv = ['cli.py', 'translate', '--model-dir', sys.argv[1], 'Estoy aquí.', '--greedy']; "
                "runpy.run_path('cli.py', run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", program, str(toy_model)], capture_output=True, text=True,
                             cwd=REPO, env={**os.environ, "TRANSLATOR_CACHE": str(cache)}, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "I am here.\n[]\n"
+
+
+def test_the_public_api_read_after_a_runtime_only_import_loads_as_quietly(toy_model, cache):
+    """--precision auto reads tf.config after `translate` imported only TensorFlow's runtime (tensorflow_runtime.py):
+    the rest of TensorFlow, loading then, must not write its C++ notices to the terminal either."""
+    result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy", "--precision", "auto")
+    assert result.returncode == 0 and result.stdout == "I am here.\n"
+    assert result.stderr == ""

@@ -14,10 +14,12 @@ code make a new entry and never reuse a stale one; the cache keeps the
 latest used 8 (`prune`). Nothing is written into the model folder, which may
 be read-only or shipped.
 
-What such a process loads is kept small: `translate` imports TensorFlow
-without the Keras it would import (quiet.keras_deferred), and the graph needs
-only three of tensorflow-text's op libraries, not its Python API
-(`register_text_ops`). Keras and the rest come in only where the cache misses.
+What such a process loads is kept small: `translate` imports TensorFlow's
+runtime without its public Python API and the Keras that API imports
+(tensorflow_runtime.py), so this module calls the functions behind `tf.*` from
+their own modules; and the graph needs only three of tensorflow-text's op
+libraries, not its Python API (`register_text_ops`). The rest comes in only
+where the cache misses.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ import shutil
 from dataclasses import astuple
 from pathlib import Path
 
-import tensorflow as tf
+# tf.config.optimizer.set_experimental_options, tf.constant, tf.errors, tf.load_op_library, tf.saved_model.load
+from tensorflow.python.framework import config as tf_config, constant_op, errors, load_library
+from tensorflow.python.saved_model.load import load as load_saved_model
 
 from translator import __version__
 from translator.config import SearchConfig
@@ -92,9 +96,9 @@ class CachedTranslator:
             # TensorFlow's graph optimizer (grappler) runs when the loaded graph is first called: over a handful of
             # sentences it costs more than it saves (measured: the first translation 0.7 s sooner without it, and
             # translating 600 sentences 5 % slower). The switch is process-wide: for a process that translates and ends.
-            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+            tf_config.set_optimizer_experimental_options({"disable_meta_optimizer": True})
         register_text_ops()
-        loaded = tf.saved_model.load(str(folder))
+        loaded = load_saved_model(str(folder))
         self._search, self._count = loaded.signatures["translate"], loaded.signatures["token_counts"]
         self.max_length, self.search = max_length, search
         self.name_surrogates = name_surrogates
@@ -107,13 +111,13 @@ class CachedTranslator:
             raise ValueError(f"this graph searches with {self.search}, not {search}")
 
         def search_batch(texts):
-            out = self._search(sentences=tf.constant(texts))
+            out = self._search(sentences=constant_op.constant(texts))
             return translations(out["translation"][:, None], out["score"][:, None], out["truncated"])
 
         return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.name_surrogates)
 
     def token_count(self, text: str) -> int:
-        return int(self._count(sentences=tf.constant([text]))["tokens"][0])
+        return int(self._count(sentences=constant_op.constant([text]))["tokens"][0])
 
 
 @functools.cache
@@ -123,7 +127,7 @@ def register_text_ops() -> None:
     tensorflow_text afterwards (the full load) loads them again harmlessly."""
     package = importlib.util.find_spec("tensorflow_text").submodule_search_locations[0]
     for name in TEXT_OP_LIBRARIES:
-        tf.load_op_library(os.path.join(package, "python", "ops", f"{name}.so"))
+        load_library.load_op_library(os.path.join(package, "python", "ops", f"{name}.so"))
 
 
 def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int, optimize: bool = True,
@@ -156,7 +160,7 @@ def save_to_cache(translator, run_dir: RunDir, search: SearchConfig) -> None:
             shutil.rmtree(entry)
         export_saved_model(translator, entry, search)
         prune(entry.parent)
-    except (OSError, TranslatorError, tf.errors.OpError):  # unwritable, or another process writing it at once
+    except (OSError, TranslatorError, errors.OpError):  # unwritable, or another process writing it at once
         return
 
 

@@ -1,0 +1,71 @@
+"""TensorFlow's runtime without its public Python API, for a process that only runs a saved graph (`translate` from
+the fast start's cache, fast_start.py).
+
+`import tensorflow` runs the package's `__init__`, which builds the whole public API (`tf.*`: some 1,600 modules
+with Keras 3 among them) before anything runs: measured here, 1.6 s and 544 MB resident. Loading and calling a
+SavedModel needs only the runtime beneath that API, `tensorflow.python`: importing the loader's modules without
+the `__init__` took 0.8 s and 436 MB, and a translation from the cache peaks about 90 MB lower.
+
+`import_tensorflow(runtime_only=True)` puts the `tensorflow` package into sys.modules without running its
+`__init__`, switches on TensorFlow 2 behaviour as that `__init__` would, and imports the loader beneath it. The
+package completes itself (runs its `__init__`) the first time any code reads an attribute it lacks (`tf.constant`,
+Keras' own import of TensorFlow): code that needs the public API later in the same process, such as the full
+Translator where the cache misses, gets it as ever, at the usual cost. These are TensorFlow's internal modules:
+where a later release moves them, the import fails and the full import is made instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import types
+
+
+def import_tensorflow(runtime_only: bool = False, completing=contextlib.nullcontext) -> None:
+    """Import TensorFlow: its runtime only (see above), or whole (completing a runtime-only import made before).
+    `completing`: a context manager to complete the package in where a later attribute read does (quiet.py's)."""
+    package = sys.modules.get("tensorflow")
+    if package is None and runtime_only:
+        import_runtime(completing)
+    elif package is None:
+        import tensorflow  # noqa: F401
+    elif not runtime_only and is_runtime_only(package):
+        complete(package)
+
+
+def import_runtime(completing=contextlib.nullcontext) -> None:
+    spec = importlib.util.find_spec("tensorflow")
+    package = importlib.util.module_from_spec(spec)  # __path__ and __spec__ set, __init__ not run
+
+    def completed_attribute(name):  # PEP 562: read only for the attributes the package lacks
+        with completing():
+            return getattr(complete(package), name)
+
+    package.__getattr__ = completed_attribute
+    sys.modules["tensorflow"] = package
+    try:
+        os.environ["TF2_BEHAVIOR"] = "1"  # as the __init__ does first: modules read it as they are imported
+        from tensorflow.python import tf2
+
+        tf2.enable()
+        from tensorflow.python.compat import v2_compat
+
+        v2_compat.enable_v2_behavior()  # what the __init__ ends with: eager execution, resource variables, ...
+        from tensorflow.python.framework import config, constant_op, errors, load_library  # noqa: F401
+        from tensorflow.python.saved_model import load  # noqa: F401
+    except (ImportError, AttributeError):  # a release that moved them
+        complete(package)
+
+
+def is_runtime_only(package: types.ModuleType) -> bool:
+    return "__getattr__" in vars(package)
+
+
+def complete(package: types.ModuleType) -> types.ModuleType:
+    """Run the package's `__init__` in it: the public API, over the modules already imported."""
+    if is_runtime_only(package):
+        del package.__getattr__  # before the __init__, whose own attribute reads must not come back here
+        package.__spec__.loader.exec_module(package)
+    return package
