@@ -376,6 +376,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     from translator.config import SearchConfig
     from translator.errors import OptionError
     from translator.folder import RunDir
+    from translator.malloc_arenas import limit_malloc_arenas
     from translator.sentences import read_sentences as read_lines
 
     # what can be refused without the model is, before TensorFlow's import (seconds)
@@ -389,6 +390,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
+    limit_malloc_arenas()  # before TensorFlow's threads start
     load_tensorflow(runtime_only=plain)
     from translator.precision import resolve
     from translator.translation import translation_record

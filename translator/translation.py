@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from translator.segments import Segmented, segment
 from translator.surrogates import NameSurrogates
 
@@ -19,9 +21,9 @@ class Translation:
 
 
 def translations(texts, scores, truncated) -> list[Translation]:
-    """Translations from a search's tensors: texts [batch, n], scores [batch, n], truncated [batch]."""
+    """Translations from a search's tensors or arrays: texts [batch, n], scores [batch, n], truncated [batch]."""
     results = []
-    for row_texts, row_scores, cut in zip(texts.numpy(), scores.numpy(), truncated.numpy()):
+    for row_texts, row_scores, cut in zip(np.asarray(texts), np.asarray(scores), np.asarray(truncated)):
         alternatives = [(t.decode("utf-8"), float(s)) for t, s in zip(row_texts, row_scores)]
         results.append(Translation(alternatives[0][0], alternatives[0][1], alternatives, bool(cut)))
     return results
