@@ -30,5 +30,5 @@ def test_inference_and_serving_never_import_training():
 
 def test_the_checks_before_tensorflow_do_not_import_it():
     early = ["translator.config", "translator.options", "translator.folder", "translator.sentences", "translator.corpus", "translator.datacheck",
-             "translator.serve.models"]
+             "translator.serve.models", "translator.fast_start"]
     assert loaded_after_importing(early, ["tensorflow", "keras"]) == []

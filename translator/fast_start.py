@@ -16,10 +16,11 @@ be read-only or shipped.
 
 What such a process loads is kept small: `translate` imports TensorFlow's
 runtime without its public Python API and the Keras that API imports
-(tensorflow_runtime.py), so this module calls the functions behind `tf.*` from
-their own modules; and the graph needs only three of tensorflow-text's op
-libraries, not its Python API (`register_text_ops`). The rest comes in only
-where the cache misses.
+(tensorflow_runtime.py), so this module imports the functions behind `tf.*`
+from their own modules, where it uses them: where a release of TensorFlow moves
+them, the cache is passed by and the full Translator translates. The graph
+needs only three of tensorflow-text's op libraries, not its Python API
+(`register_text_ops`). The rest comes in only where the cache misses.
 """
 
 from __future__ import annotations
@@ -33,12 +34,6 @@ import re
 import shutil
 from dataclasses import astuple
 from pathlib import Path
-
-# tf.errors, tf.load_op_library, tf.compat.v1.Session, tf.compat.v1.saved_model.load, tf.Graph
-from tensorflow.core.protobuf import config_pb2
-from tensorflow.python.client import session as session_lib
-from tensorflow.python.framework import errors, load_library, ops
-from tensorflow.python.saved_model import loader_impl, tag_constants
 
 from translator import __version__
 from translator.config import SearchConfig
@@ -122,9 +117,16 @@ def load_signatures(folder: Path, optimize: bool) -> dict:
 
     TensorFlow's own loader (tf.saved_model.load) rebuilds every function of the graph as a Python graph and
     imports 450 more modules: `translate "Hola."` with the default model peaked at 602 MB through it, 587 MB
-    through the session, which hands the functions to the C++ runtime as they are. `optimize`: False turns TensorFlow's graph optimizer
-    (grappler), which runs on the first call, off: over a handful of sentences it costs more than it saves
-    (measured: the first translation 0.7 s sooner without it, and translating 600 sentences 5 % slower)."""
+    through the session, which hands the functions to the C++ runtime as they are. `optimize`: False turns
+    TensorFlow's graph optimizer (grappler), which runs on the first call, off: over a handful of sentences it
+    costs more than it saves (measured: the first translation 0.7 s sooner without it, and translating 600
+    sentences 5 % slower)."""
+    # tf.compat.v1.ConfigProto, tf.compat.v1.Session, tf.Graph, tf.compat.v1.saved_model.load
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.client import session as session_lib
+    from tensorflow.python.framework import ops
+    from tensorflow.python.saved_model import loader_impl, tag_constants
+
     options = config_pb2.ConfigProto()
     options.graph_options.rewrite_options.disable_meta_optimizer = not optimize
     session = session_lib.Session(graph=ops.Graph(), config=options)
@@ -143,6 +145,8 @@ def register_text_ops() -> None:
     """Register the text ops a translate graph needs without importing tensorflow_text: its Python API loads
     every one of its ~30 op libraries (116 MB resident, 0.16 s), these three cost 15 MB. Importing
     tensorflow_text afterwards (the full load) loads them again harmlessly."""
+    from tensorflow.python.framework import load_library  # tf.load_op_library
+
     package = importlib.util.find_spec("tensorflow_text").submodule_search_locations[0]
     for name in TEXT_OP_LIBRARIES:
         load_library.load_op_library(os.path.join(package, "python", "ops", f"{name}.so"))
@@ -167,6 +171,8 @@ def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int, op
 
 def save_to_cache(translator, run_dir: RunDir, search: SearchConfig) -> None:
     """Export the Translator's graph for this setting into the cache; a cache that cannot be written is skipped."""
+    import tensorflow as tf
+
     from translator.export import export_saved_model
 
     entry = cache_entry(run_dir, search, translator.model.dtype_policy.name)
@@ -178,7 +184,7 @@ def save_to_cache(translator, run_dir: RunDir, search: SearchConfig) -> None:
             shutil.rmtree(entry)
         export_saved_model(translator, entry, search)
         prune(entry.parent)
-    except (OSError, TranslatorError, errors.OpError):  # unwritable, or another process writing it at once
+    except (OSError, TranslatorError, tf.errors.OpError):  # unwritable, or another process writing it at once
         return
 
 
