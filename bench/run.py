@@ -312,27 +312,49 @@ def measure_streamed_rss(config_name: str, sizes_in_pairs: list[int], steps: int
                        "--vocab-size", str(sizes["vocab_size"]), "--embedding-dim", str(sizes["embedding_dim"]),
                        "--units", str(sizes["units"]), "--batch-size", str(sizes["batch_size"])]
             log = Path(folder) / f"{pairs}.log"
-            started = time.perf_counter()
             with open(log, "w") as errors:
-                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=REPO)
-                _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not every child's so far
+                status, seconds[str(pairs)], peak = measured_process(command, stderr=errors)
             if status != 0:
                 raise SystemExit(f"streamed training on {pairs:,} pairs failed:\n{log.read_text()[-3000:]}")
-            seconds[str(pairs)] = round(time.perf_counter() - started, 1)
-            peaks[str(pairs)] = round(usage.ru_maxrss / 1024, 1)
+            seconds[str(pairs)] = round(seconds[str(pairs)], 1)
+            peaks[str(pairs)] = round(peak, 1)
             corpus.unlink()
     return {"streamed_train_peak_rss_mb": peaks, "streamed_train_seconds": seconds, "streamed_train_steps": steps,
             "streamed_rss_ratio": round(peaks[str(sizes_in_pairs[-1])] / peaks[str(sizes_in_pairs[0])], 3)}
 
 
+# Runs a command and writes its exit status, wall seconds and peak resident KB to the file named first.
+MEASURING_LAUNCHER = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {time.perf_counter() - started} {usage.ru_maxrss}")
+"""
+
+
+def measured_process(command: list, env: dict | None = None, stderr=subprocess.DEVNULL) -> tuple[int, float, float]:
+    """(exit status, wall seconds, peak resident MB) of `command`, run as the child of a small launcher process.
+
+    Not a child of this one: Linux carries a process's high-water mark of resident memory across its exec, and a
+    child forked from this benchmark process (600+ MB with TensorFlow imported) starts with this one's, so
+    ru_maxrss never read lower than it (`translate "Hola."` read 629 MB so, 563 MB run alone)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".measured") as result:
+        subprocess.run([sys.executable, "-c", MEASURING_LAUNCHER, result.name, *map(str, command)], cwd=REPO, env=env,
+                       stdout=subprocess.DEVNULL, stderr=stderr, check=True)
+        status, seconds, peak_kb = result.read().split()
+    return int(status), float(seconds), float(peak_kb) / 1024
+
+
 def timed_process(command: list, env: dict) -> tuple[float, float]:
-    """(wall seconds, peak resident MB) of one process; os.wait4 gives that child's own peak."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    """(wall seconds, peak resident MB) of one process that must succeed."""
+    status, seconds, peak = measured_process(command, env)
+    if status != 0:
         raise SystemExit(f"benchmark step {' '.join(map(str, command))} failed")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return seconds, peak
 
 
 def measure_cli_start(runs: int = 3) -> dict:
