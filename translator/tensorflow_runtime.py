@@ -1,11 +1,12 @@
 """TensorFlow's runtime without its public Python API, for a process that only runs a saved graph (`translate` from
 the fast start's cache, fast_start.py).
 
-`import tensorflow` runs the package's `__init__`, which builds the whole public API (`tf.*`: some 1,600 modules
-with Keras 3 among them) before anything runs: measured here, 1.6 s and 544 MB resident. Running a SavedModel
-needs only the runtime beneath that API, `tensorflow.python`: the modules the fast start runs one with, imported
-without the `__init__`, took 0.55 s and 403 MB, and `translate "Hola."` from the cache peaked at 602 MB instead of
-710 (tf.saved_model.load's modules; 587 MB with the session's), 1.8 s instead of 2.5.
+`import tensorflow` runs the package's `__init__`, which builds the whole public API (`tf.*`: some 1,600 modules)
+and imports Keras 3 whole before anything runs: measured here, even with Keras left out, 1.6-1.8 s and 543 MB
+resident (Keras adds about 1 s and 95 MB). Running a SavedModel needs only the runtime beneath that API,
+`tensorflow.python`: the modules the fast start runs one with, imported without the `__init__`, took 0.55 s and
+403 MB, and `translate "Hola."` from the cache peaked at 602 MB instead of 710 (tf.saved_model.load's modules;
+587 MB with the session's), 1.8 s instead of 2.5.
 
 `import_tensorflow(runtime_only=True)` puts the `tensorflow` package into sys.modules without running its
 `__init__`, switches on TensorFlow 2 behaviour as that `__init__` would, and imports the loader beneath it. The
