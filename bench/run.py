@@ -313,11 +313,10 @@ def measure_streamed_rss(config_name: str, sizes_in_pairs: list[int], steps: int
                        "--units", str(sizes["units"]), "--batch-size", str(sizes["batch_size"])]
             log = Path(folder) / f"{pairs}.log"
             with open(log, "w") as errors:
-                status, seconds[str(pairs)], peak = measured_process(command, stderr=errors)
+                status, elapsed, peak = measured_process(command, stderr=errors)
             if status != 0:
                 raise SystemExit(f"streamed training on {pairs:,} pairs failed:\n{log.read_text()[-3000:]}")
-            seconds[str(pairs)] = round(seconds[str(pairs)], 1)
-            peaks[str(pairs)] = round(peak, 1)
+            seconds[str(pairs)], peaks[str(pairs)] = round(elapsed, 1), round(peak, 1)
             corpus.unlink()
     return {"streamed_train_peak_rss_mb": peaks, "streamed_train_seconds": seconds, "streamed_train_steps": steps,
             "streamed_rss_ratio": round(peaks[str(sizes_in_pairs[-1])] / peaks[str(sizes_in_pairs[0])], 3)}

@@ -9,12 +9,12 @@ resident (Keras adds about 1 s and 95 MB). Running a SavedModel needs only the r
 587 MB with the session's), 1.8 s instead of 2.5.
 
 `import_tensorflow(runtime_only=True)` puts the `tensorflow` package into sys.modules without running its
-`__init__`, switches on TensorFlow 2 behaviour as that `__init__` would, and imports the loader beneath it. The
-package completes itself (runs its `__init__`) the first time any code reads an attribute it lacks (`tf.constant`,
-Keras' own import of TensorFlow): code that needs the public API later in the same process, such as the full
-Translator where the cache misses, gets it as ever, at the usual cost. These are TensorFlow's internal modules:
-where a later release moves them, the import fails and the full import is made instead (and the fast start, which
-imports them too, passes the cache by).
+`__init__` and switches on TensorFlow 2 behaviour as that `__init__` would, which loads TensorFlow's C++ runtime;
+a caller imports the modules it needs beneath it itself (fast_start's loader). The package completes itself (runs
+its `__init__`) the first time any code reads an attribute it lacks (`tf.constant`, Keras' own import of
+TensorFlow): code that needs the public API later in the same process, such as the full Translator where the cache
+misses, gets it as ever, at the usual cost. These are TensorFlow's internal modules: where a later release moves
+them, the import fails and the full import is made instead (and the fast start passes the cache by).
 """
 
 from __future__ import annotations
@@ -56,10 +56,6 @@ def import_runtime(completing=contextlib.nullcontext) -> None:
         from tensorflow.python.compat import v2_compat
 
         v2_compat.enable_v2_behavior()  # what the __init__ ends with: eager execution, resource variables, ...
-        # what fast_start runs a SavedModel with
-        from tensorflow.python.client import session  # noqa: F401
-        from tensorflow.python.framework import load_library, ops  # noqa: F401
-        from tensorflow.python.saved_model import loader_impl, tag_constants  # noqa: F401
     except (ImportError, AttributeError):  # a release that moved them
         complete(package)
 
