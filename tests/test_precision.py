@@ -56,6 +56,18 @@ def test_a_reduced_precision_step_learns_in_float32_variables(name, compute):
     assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("decoder", ["feedback", "attention"])
+@pytest.mark.parametrize("teacher_forcing", [0.0, 0.5])
+def test_sampled_previous_tokens_train_under_bfloat16(decoder, teacher_forcing):
+    """Scheduled sampling and free running under bfloat16: the decoder's call receives the probability cast to
+    bfloat16 (Keras casts its float arguments), which failed against float32 coins."""
+    step = TrainStep(ModelConfig(units=16, embedding_dim=8, dropout=0.0, decoder=decoder),
+                     TrainingConfig(precision="bfloat16", teacher_forcing="scheduled", learning_rate=0.01, seed=3),
+                     12, 12)
+    losses = [step.train(BATCH, teacher_forcing).loss for _ in range(30)]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
+
+
 def reads_inside_loops(function, *args) -> int:
     """How many variable reads the while-loop bodies of `function`'s graph hold."""
     library = function.get_concrete_function(*args).graph.as_graph_def().library.function

@@ -206,7 +206,9 @@ class Decoder(keras.layers.Layer):
             use_true = ops.ones_like(true_tokens, dtype="bool")
         else:
             coins = keras.random.uniform(ops.shape(true_tokens), seed=self.sampling_seed)
-            use_true = ops.logical_or(coins < teacher_forcing, ops.arange(ops.shape(true_tokens)[0])[:, None] == 0)
+            # a layer under bfloat16 casts every float argument of its call, this probability too
+            probability = ops.cast(teacher_forcing, coins.dtype)
+            use_true = ops.logical_or(coins < probability, ops.arange(ops.shape(true_tokens)[0])[:, None] == 0)
 
         def one_step(carry, inputs):
             state, previous_prediction = carry
