@@ -40,7 +40,7 @@ def gate_histograms(activations: dict[tuple[str, str], np.ndarray]) -> pd.DataFr
 def gate_function(model):
     """A compiled function: one padded batch -> {layer: {gate: activations [steps, batch, units]}} for every
     recurrent layer of the encoder (each direction) and the decoder (teacher-forced along the reference)."""
-    @tf.function(input_signature=[BATCH_SPEC])
+    @tf.function(input_signature=[BATCH_SPEC], autograph=False)
     def gates(batch):
         encoded, encoder_gates = run_encoder(model.encoder, batch["source"], record_gates=True)
         prepared = model.decoder.prepare({**encoded, "source_ids": batch["source"]})

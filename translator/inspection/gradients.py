@@ -64,7 +64,7 @@ def gradient_norm_function(model):
     top = directions(encoder.recurrent[-1])
     encoder_parts = ["encoder forward", "encoder backward"] if len(top) == 2 else ["encoder"]
 
-    @tf.function(input_signature=[BATCH_SPEC])
+    @tf.function(input_signature=[BATCH_SPEC], autograph=False)
     def norms(batch):
         source, target_in = batch["source"], batch["target_in"]
         size, source_steps, target_steps = tf.shape(source)[0], tf.shape(source)[1], tf.shape(target_in)[1]

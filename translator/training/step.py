@@ -120,8 +120,10 @@ class TrainStep:
         self.clip_norm = training.clip_norm
         self.label_smoothing = training.label_smoothing
         self.measure_gradient_norm = measure_gradient_norm  # off only to time what measuring it costs
-        self._train = tf.function(self._train_step, input_signature=[BATCH_SPEC, tf.TensorSpec([], tf.float32)])
-        self._dev = tf.function(self._dev_step, input_signature=[BATCH_SPEC])
+        # no AutoGraph: the step's loops are tf.while_loops already (see inference.py)
+        self._train = tf.function(self._train_step, input_signature=[BATCH_SPEC, tf.TensorSpec([], tf.float32)],
+                                  autograph=False)
+        self._dev = tf.function(self._dev_step, input_signature=[BATCH_SPEC], autograph=False)
 
     def train(self, batch, teacher_forcing: float | None = None) -> StepResult:
         """One optimizer step on `batch`; returns its loss and gradient norm. teacher_forcing: the probability of
