@@ -1,9 +1,10 @@
 """A fast start for `translate`: the model's translate graph cached as a SavedModel, outside the model folder.
 
-Building the Keras model, loading its weights and tracing the beam search cost
-about 4 s before the first translation (the default model, on this project's
-2-core machines); loading the same graph as a SavedModel costs about 0.5 s and
-its first call about 0.7 s. So the first plain `translate` of a model (and a
+Importing all of TensorFlow and Keras, building the Keras model, loading its
+weights and tracing the beam search cost about 4 s before the first
+translation (the default model, on this project's 2-core machines); a whole
+`translate` that loads the same graph as a SavedModel with only TensorFlow's
+runtime, about 1.7 s. So the first plain `translate` of a model (and a
 search setting) exports it into the cache, and later ones load that.
 
 The cache is a folder per model and setting under $TRANSLATOR_CACHE (default
