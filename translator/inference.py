@@ -154,7 +154,7 @@ class Translator:
         also (source ids [batch, S], best output ids [batch, L], weights [batch, L, S]).
 
         The length penalty is an input of the graph, not part of its key: choosing the search on dev over a
-        grid of penalties traces each beam size once (tracing a beam search takes seconds). A batch of up to
+        grid of penalties traces each beam size once (tracing a beam search takes about half a second). A batch of up to
         `xla_max_batch` sentences runs a second graph, whose search is XLA-compiled: chosen here, by the batch's
         size, rather than by a tf.cond in one graph, which cost about 0.1 ms a call."""
         alpha = tf.constant(search.length_penalty, tf.float32)
@@ -201,7 +201,7 @@ class Translator:
         Each sentence is searched as it stands (not cut into pieces, no name surrogates), so that the weights
         belong to the tokens shown."""
         if not self.has_attention:
-            raise ModelDirError(f"a '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
+            raise ModelDirError(f"this model's '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
 
         def run(texts):
             texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(tf.constant(texts))

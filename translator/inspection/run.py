@@ -67,7 +67,7 @@ def inspect_attention(translator, model_dir: Path, corpus: Path | None, sentence
     from translator.plots import plot_alignment_statistics
 
     if not translator.has_attention:
-        raise OptionError(f"{model_dir}: a '{translator.config.model.decoder}' decoder has no attention to inspect; "
+        raise OptionError(f"{model_dir}: its '{translator.config.model.decoder}' decoder has no attention to inspect; "
                           "only models trained with `decoder` attention have it")
     corpus = corpus_to_inspect(model_dir, corpus)
     sources = sample_pairs(corpus, translator, sentences)["source"].tolist()

@@ -88,8 +88,8 @@ class Routes:
         search = self.service.search_setting(body, model)
         with_attention = field(body, "attention", bool, False)
         if with_attention and not model.translator.has_attention:
-            raise ApiError(422, f"field 'attention': model '{model.name}' has a '{model.card['decoder']}' decoder, "
-                                "which has no attention weights")
+            raise ApiError(422, f"field 'attention': model '{model.name}' has no attention weights (its decoder "
+                                f"is '{model.card['decoder']}')")
         check_limits(sentences, self.settings)
         results = await model.batcher.submit(sentences, (search, with_attention))
         translations = [translation_record(sentence, result, alignment, with_attention)
