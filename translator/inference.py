@@ -201,7 +201,8 @@ class Translator:
         Each sentence is searched as it stands (not cut into pieces, no name surrogates), so that the weights
         belong to the tokens shown."""
         if not self.has_attention:
-            raise ModelDirError(f"this model's '{self.config.model.decoder}' decoder has no attention weights; only 'attention' models do")
+            raise ModelDirError(f"this model's '{self.config.model.decoder}' decoder has no attention weights; "
+                                "only 'attention' models do")
 
         def run(texts):
             texts, scores, truncated, source, best, weights = self.compiled(search, with_attention=True)(tf.constant(texts))
