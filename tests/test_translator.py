@@ -193,8 +193,17 @@ def test_an_xla_compiled_search_of_a_few_sentences_translates_as_the_graph_does(
                [t.alternatives[i][0] for t in graph for i in range(search.n_best)]
         assert [s for t in compiled for _, s in t.alternatives] == \
                pytest.approx([s for t in graph for _, s in t.alternatives], abs=1e-5)
-    assert len(xla._xla_searches) == 1  # traced once, compiled per shape
     assert {xla_graph for _, _, xla_graph in xla._compiled} == {True, False}  # the 4-sentence batch: the graph's
+
+
+def test_bfloat16_searches_of_one_setting_share_no_xla_function(toy_model):
+    """Under bfloat16 an XLA-compiled search captures the weights its calling graph cast; the search with
+    attention weights, a second graph of the same setting, once reused the first graph's and failed."""
+    translator = Translator.load(toy_model, xla_max_batch=1, precision_name="bfloat16")
+    search = SearchConfig(beam_size=3)
+    plain = translator.translate(["Hola."], search)[0]
+    with_weights, (_, output_tokens, weights) = translator.translate_with_attention(["Hola."], search)[0]
+    assert with_weights.text == plain.text and weights.shape[0] == len(output_tokens)
 
 
 def test_a_translator_loaded_in_bfloat16_computes_in_it_and_translates_the_memorised_corpus(toy_model, toy_pairs):

@@ -51,7 +51,7 @@ class Translator:
         self.name_surrogates = RunDir(model_dir).load_name_surrogates() if model_dir is not None else None
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
-        self._compiled, self._xla_searches = {}, {}
+        self._compiled = {}
 
     @classmethod
     def load(cls, model_dir: str | Path, xla_max_batch: int = 0, precision_name: str = "float32") -> "Translator":
@@ -92,14 +92,16 @@ class Translator:
 
     def _xla_search(self, source, max_lengths, search: SearchConfig, length_penalty):
         """`_search_source` compiled by XLA, over the source padded to a multiple of SOURCE_BUCKET tokens (padding is
-        masked: the same output), its output ids cut after the longest hypothesis."""
-        key = replace(search, length_penalty=0.0, name_surrogates=False)
-        if key not in self._xla_searches:
-            self._xla_searches[key] = tf.function(
-                lambda source, limits, alpha: self._search_source(source, limits, search, alpha, self.max_length + 2),
-                jit_compile=True, autograph=False)
+        masked: the same output), its output ids cut after the longest hypothesis.
+
+        Called only while a graph of `_traced` is traced, once per graph, and made anew each time: the function
+        captures what the calling graph holds (under bfloat16, the weights cast once in it), which another graph
+        cannot use (a search with attention weights after a plain one failed so, and `serve` never got ready)."""
+        xla_search = tf.function(
+            lambda source, limits, alpha: self._search_source(source, limits, search, alpha, self.max_length + 2),
+            jit_compile=True, autograph=False)
         padded = tf.pad(source, [[0, 0], [0, -tf.shape(source)[1] % SOURCE_BUCKET]], constant_values=PAD_ID)
-        tokens, scores = self._xla_searches[key](padded, max_lengths, length_penalty)
+        tokens, scores = xla_search(padded, max_lengths, length_penalty)
         longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(tokens, END_ID), tf.int32), axis=-1)) + 1
         return tokens[..., :longest], scores
 
