@@ -4,6 +4,7 @@ batching, disconnects and SIGTERM, and the web page in a real browser (headless 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -21,10 +22,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import REPO, TOY
+from translator.config import SearchConfig
 from translator.corpus import CorpusFormat, read_corpus
 from translator.serve.app import ServeSettings, create_app
 from translator.serve.models import ModelSpec
-from translator.serve.run import load_models
+from translator.serve.models import ServedModel
+from translator.serve.run import load_models, serve
 
 SETTINGS = ServeSettings(max_wait_ms=20, max_batch=16, max_sentences=8, max_characters=300)
 
@@ -259,6 +262,29 @@ def test_sigterm_finishes_the_requests_in_flight_then_exits_0(toy_model, toy_pai
         assert "Traceback" not in server.process.stderr.read()
     finally:
         server.stop()
+
+
+class FailingTranslator:
+    """Loads, but its search raises: what a bug in tracing looks like to the service."""
+
+    default_search, has_attention, xla_max_batch = SearchConfig(), False, 0
+
+    def translate(self, sentences, search):
+        raise RuntimeError("the search failed to trace")
+
+
+def test_a_model_whose_warm_up_fails_stops_the_server_with_its_error():
+    """Before, the warm-up's exception was lost in its task and /health answered 503 'loading' for ever."""
+    model = ServedModel("broken", ModelSpec(Path("broken"), "es", "en"), FailingTranslator())
+    # a server that never stops gets SIGTERM, which `serve` turns into a plain return (SIGINT would end pytest)
+    guard, handler = threading.Timer(60, lambda: os.kill(os.getpid(), signal.SIGTERM)), signal.getsignal(signal.SIGTERM)
+    guard.start()
+    try:
+        with pytest.raises(RuntimeError, match="failed to trace"):
+            serve([model], "127.0.0.1", 0, SETTINGS, echo=lambda _: None)
+    finally:
+        guard.cancel()
+        signal.signal(signal.SIGTERM, handler)
 
 
 @pytest.mark.slow

@@ -122,8 +122,11 @@ def check_limits(sentences: list[str], settings: ServeSettings) -> None:
 
 # --- the service ------------------------------------------------------------------------------
 class Service:
-    def __init__(self, models: list[ServedModel], settings: ServeSettings):
-        self.models, self.settings = models, settings
+    """`on_failure(error)`: called where a model's warm-up search raises (a bug: a model that loaded searches), so
+    that the server stops and says why instead of answering 503 "still loading" for ever."""
+
+    def __init__(self, models: list[ServedModel], settings: ServeSettings, on_failure=None):
+        self.models, self.settings, self.on_failure = models, settings, on_failure
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tensorflow")
 
     def choose(self, name: str = "", source: str = "", target: str = "") -> ServedModel:
@@ -187,6 +190,14 @@ class Service:
         self.executor.shutdown(wait=True)
 
     async def warm_up(self, model: ServedModel) -> None:
+        try:
+            await self._warm_up(model)
+        except Exception as error:  # noqa: BLE001 - reported, not lost in a task nobody awaits
+            if self.on_failure is None:
+                raise
+            self.on_failure(error)
+
+    async def _warm_up(self, model: ServedModel) -> None:
         """Trace the default search (with attention too, for the page) and greedy search once, then run the
         default search once at every padded batch size: TensorFlow's kernels keep per-shape state, so the
         memory a batch size costs is spent before the first request instead of during the first thousands."""
@@ -203,9 +214,9 @@ class Service:
         model.card["traced_in_s"] = round(time.monotonic() - started, 2)
 
 
-def create_app(models: list[ServedModel], settings: ServeSettings = ServeSettings()) -> Starlette:
+def create_app(models: list[ServedModel], settings: ServeSettings = ServeSettings(), on_failure=None) -> Starlette:
     from translator.serve.routes import Routes  # routes.py builds on this module's helpers
 
-    service = Service(models, settings)
+    service = Service(models, settings, on_failure)
     routes = Routes(service, PAGE.read_text(encoding="utf-8"))
     return Starlette(routes=routes.table(), lifespan=service.lifespan, exception_handlers=routes.error_handlers())

@@ -48,7 +48,13 @@ def serve(models: list[ServedModel], host: str, port: int, settings, echo=print,
     from translator.serve.app import create_app
 
     sock = listening_socket(host, port)
-    config = uvicorn.Config(create_app(models, settings), log_level="info" if debug else "warning",
+    failures = []
+
+    def stop(error: Exception) -> None:  # a model's warm-up search failed: stop, then raise it here
+        failures.append(error)
+        server.should_exit = True
+
+    config = uvicorn.Config(create_app(models, settings, on_failure=stop), log_level="info" if debug else "warning",
                             access_log=debug, lifespan="on", timeout_graceful_shutdown=30)
     server = uvicorn.Server(config)
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again for the handler it
@@ -57,4 +63,6 @@ def serve(models: list[ServedModel], host: str, port: int, settings, echo=print,
     names = ", ".join(f"{m.name} ({m.spec.source or '?'}->{m.spec.target or '?'})" for m in models)
     echo(f"serving {names} on http://{host}:{sock.getsockname()[1]}/ (tracing the search first; Ctrl-C or SIGTERM stops)")
     server.run(sockets=[sock])
+    if failures:
+        raise failures[0]
     echo("stopped")
