@@ -156,9 +156,9 @@ class Translator:
         also (source ids [batch, S], best output ids [batch, L], weights [batch, L, S]).
 
         The length penalty is an input of the graph, not part of its key: choosing the search on dev over a
-        grid of penalties traces each beam size once (tracing a beam search takes about half a second). A batch of up to
-        `xla_max_batch` sentences runs a second graph, whose search is XLA-compiled: chosen here, by the batch's
-        size, rather than by a tf.cond in one graph, which cost about 0.1 ms a call."""
+        grid of penalties traces each beam size once (tracing a beam search takes about half a second). A batch of
+        up to `xla_max_batch` sentences runs a second graph, whose search is XLA-compiled: chosen here, by the
+        batch's size, rather than by a tf.cond in one graph, which cost about 0.1 ms a call."""
         alpha = tf.constant(search.length_penalty, tf.float32)
 
         def run(texts):

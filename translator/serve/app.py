@@ -122,8 +122,8 @@ def check_limits(sentences: list[str], settings: ServeSettings) -> None:
 
 # --- the service ------------------------------------------------------------------------------
 class Service:
-    """`on_failure(error)`: called where a model's warm-up search raises (a bug: a model that loaded searches), so
-    that the server stops and says why instead of answering 503 "still loading" for ever."""
+    """`on_failure(error)`: called where a model's warm-up search raises (a bug: a model that loaded should
+    search), so that the server stops and says why instead of answering 503 "still loading" for ever."""
 
     def __init__(self, models: list[ServedModel], settings: ServeSettings, on_failure=None):
         self.models, self.settings, self.on_failure = models, settings, on_failure
