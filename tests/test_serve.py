@@ -93,6 +93,27 @@ def test_models_are_chosen_by_languages_or_name(client):
     assert {"code": "es", "name": "Spanish", "targets": ["en"]} in languages
 
 
+def test_language_codes_of_either_iso_standard_name_the_same_model():
+    """`spa-eng=DIR` as a folder named spa-eng: clients send LibreTranslate's two-letter codes, or Tatoeba's."""
+    for text in ("spa-eng=models/m", "ES-en=models/m", "models/spa-eng"):
+        spec = ModelSpec.parse(text)
+        assert (spec.source, spec.target) == ("es", "en")
+        model = ServedModel("m", spec, translator=None)
+        assert model.matches("es", "en") and model.matches("spa", "eng") and not model.matches("de", "en")
+
+
+def test_a_model_of_known_languages_is_chosen_before_one_of_unknown_languages():
+    from translator.serve.app import Service
+
+    unknown = ServedModel("unknown", ModelSpec(Path("unknown")), translator=None, ready=True)
+    spanish = ServedModel("spanish", ModelSpec(Path("spanish"), "es", "en"), translator=None, ready=True)
+    service = Service([unknown, spanish], SETTINGS)
+    assert service.choose(source="es", target="en") is spanish
+    assert service.choose(source="spa", target="eng") is spanish
+    assert service.choose(source="de", target="en") is unknown  # no model declares it: one that may
+    assert service.choose() is unknown  # nothing asked: the first
+
+
 def test_v1_translate_gives_scores_n_best_and_the_attention_of_each_sentence(client, toy_pairs):
     sentences = [toy_pairs.source.iloc[0], "", toy_pairs.source.iloc[1]]
     answer = client.post("/v1/translate", json={"sentences": sentences, "beam_size": 4, "n_best": 3,

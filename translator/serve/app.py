@@ -135,9 +135,11 @@ class Service:
                 if model.name == name:
                     return self.ready(model)
             raise ApiError(404, f"no model named '{name}'; served: {', '.join(m.name for m in self.models)}")
-        for model in self.models:
-            if model.matches(source.lower(), target.lower()):
-                return self.ready(model)
+        # a model whose languages match before one whose languages are unknown
+        for unknown_matches in (False, True):
+            for model in self.models:
+                if model.matches(source, target, unknown_matches):
+                    return self.ready(model)
         pairs = ", ".join(f"{m.spec.source or '?'}->{m.spec.target or '?'}" for m in self.models)
         raise ApiError(404, f"no model translates {source or 'any'} -> {target or 'any'}; served: {pairs}")
 

@@ -35,12 +35,11 @@ class ModelSpec:
             source, dash, target = pair.partition("-")
             if not (dash and source and target):
                 raise OptionError(f"--model-dir {text}: expected DIR or SRC-TGT=DIR (e.g. es-en=data/models/spa-eng)")
-            return cls(Path(path), source.lower(), target.lower())
+            return cls(Path(path), language_code(source), language_code(target))
         match = FOLDER_PAIR.match(Path(path).resolve().name)
         if not match:
             return cls(Path(path))
-        source, target = (ISO_639_1.get(code, code) for code in match.groups())
-        return cls(Path(path), source, target)
+        return cls(Path(path), *map(language_code, match.groups()))
 
 
 @dataclass
@@ -52,10 +51,18 @@ class ServedModel:
     ready: bool = False
     card: dict = field(default_factory=dict)
 
-    def matches(self, source: str, target: str) -> bool:
-        """Whether this model serves source -> target ("" or "auto": any; a model of unknown languages: any)."""
-        return (source in ("", "auto", self.spec.source) or not self.spec.source) and \
-            (target in ("", self.spec.target) or not self.spec.target)
+    def matches(self, source: str, target: str, unknown_matches: bool = True) -> bool:
+        """Whether this model serves source -> target ("" or "auto": any; codes as `language_code` has them); a
+        model of unknown languages matches any where `unknown_matches`."""
+        source, target = language_code(source), language_code(target)
+        return (source in ("", "auto", self.spec.source) or (unknown_matches and not self.spec.source)) and \
+            (target in ("", self.spec.target) or (unknown_matches and not self.spec.target))
+
+
+def language_code(code: str) -> str:
+    """The two-letter code clients send (LibreTranslate's) for an ISO 639-3 one (Tatoeba's), lower case."""
+    code = code.lower()
+    return ISO_639_1.get(code, code)
 
 
 def model_card(name: str, spec: ModelSpec, translator) -> dict:
