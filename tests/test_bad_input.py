@@ -14,6 +14,7 @@ session; each row is then a test of its own.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,7 @@ class Row:
     damage: tuple[str, str] | None = None  # (file in the model copy, "missing" | "truncated")
     stdin: bytes | None = None
     stdout_lines: int | None = None  # for rows that must work: how many lines they print
+    env: tuple[tuple[str, str], ...] = ()  # environment variables set for the command
 
 
 def row(id, *argv, **expect) -> Row:
@@ -107,6 +109,10 @@ TABLE = [
     row("import-bad-size", "data", "import", TOY, "--out", "{new}", "--test-size", "-3", names=("-3",)),
     # train
     row("train-missing", "train", "{in}/absent.tsv", "--model-dir", "{new}", names=("absent.tsv", "no such file")),
+    row("train-tf-config-not-json", "train", "{in}/bom-crlf.tsv", "--model-dir", "{new}", *TINY,
+        env=(("TF_CONFIG", "{cluster: workers}"),), names=("TF_CONFIG", "not valid JSON")),
+    row("train-tf-config-without-task", "train", "{in}/bom-crlf.tsv", "--model-dir", "{new}", *TINY,
+        env=(("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}}'),), names=("TF_CONFIG", "task")),
     row("train-folder", "train", "{in}/a-folder", "--model-dir", "{new}", names=("a-folder", "folder")),
     row("train-empty", "train", "{in}/empty.tsv", "--model-dir", "{new}", names=("empty.tsv",)),
     row("train-binary", "train", "{in}/binary.dat", "--model-dir", "{new}", names=("binary.dat", "line 1")),
@@ -223,7 +229,7 @@ def run_row(row: Row, inputs: Path, toy_model: Path, work: Path) -> dict:
     before = [folder_hash(p) for p in watched]
     try:
         result = subprocess.run([sys.executable, str(REPO / "cli.py"), *argv], input=row.stdin, capture_output=True,
-                                cwd=work, timeout=300)
+                                cwd=work, timeout=300, env=os.environ | dict(row.env))
     except subprocess.TimeoutExpired as timeout:  # e.g. a server that started instead of refusing: the row fails
         result = subprocess.CompletedProcess(argv, -1, timeout.stdout or b"", b"timed out after 300 s")
     return {"result": result, "unchanged": [folder_hash(p) for p in watched] == before, "argv": argv}

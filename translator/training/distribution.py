@@ -22,8 +22,7 @@ def strategy_for(devices: str) -> tf.distribute.Strategy:
     """"1": TensorFlow's default strategy (no replication); a count or "all": MirroredStrategy over that many
     GPUs, or CPU logical devices where there is no GPU; TF_CONFIG naming several tasks:
     MultiWorkerMirroredStrategy."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    if sum(len(cluster.get(role, [])) for role in ("chief", "worker")) > 1:
+    if sum(len(addresses) for role, addresses in cluster_in_tf_config().items() if role in ("chief", "worker")) > 1:
         return multi_worker_strategy()
     if devices == "1":
         return tf.distribute.get_strategy()
@@ -34,6 +33,26 @@ def strategy_for(devices: str) -> tf.distribute.Strategy:
         raise OptionError(f"`devices` {devices}: TensorFlow sees {len(names)} {kind} device(s) here"
                           + (" (one CPU device already uses every core)" if kind == "CPU" else ""))
     return mirrored_strategy(tuple(names[:wanted]))
+
+
+def cluster_in_tf_config() -> dict[str, list]:
+    """TF_CONFIG's `cluster` ({role: [address, ...]}, empty where it is unset), refused in one line where TF_CONFIG
+    is not what TensorFlow reads: a JSON object, its cluster an object of address lists, and with it a `task`
+    ({"type": role, "index": n}) naming one of them."""
+    text = os.environ.get("TF_CONFIG") or "{}"
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise OptionError(f"TF_CONFIG is not valid JSON ({error}): {text}") from None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not all(isinstance(addresses, list) for addresses in cluster.values()):
+        raise OptionError(f'TF_CONFIG: expected {{"cluster": {{"worker": ["host:port", ...]}}, "task": ...}}, got {text}')
+    task = config.get("task", {})
+    if cluster and not (isinstance(task, dict) and isinstance(task.get("index"), int)
+                        and 0 <= task["index"] < len(cluster.get(task.get("type"), []))):
+        raise OptionError(f'TF_CONFIG: "task" must name one task of the cluster, as {{"type": "worker", "index": 0}}; '
+                          f"got {json.dumps(task)}")
+    return cluster
 
 
 # One strategy per process and device set: a second MirroredStrategy over the same devices mixes up the first
