@@ -46,7 +46,8 @@ def cluster_in_tf_config() -> dict[str, list]:
         raise OptionError(f"TF_CONFIG is not valid JSON ({error}): {text}") from None
     cluster = config.get("cluster", {}) if isinstance(config, dict) else None
     if not isinstance(cluster, dict) or not all(isinstance(addresses, list) for addresses in cluster.values()):
-        raise OptionError(f'TF_CONFIG: expected {{"cluster": {{"worker": ["host:port", ...]}}, "task": ...}}, got {text}')
+        raise OptionError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, "task": ...}, '
+                          f"got {text}")
     task = config.get("task", {})
     if cluster and not (isinstance(task, dict) and isinstance(task.get("index"), int)
                         and 0 <= task["index"] < len(cluster.get(task.get("type"), []))):
