@@ -241,3 +241,29 @@ def test_every_decoder_and_cell_searches_under_xla_as_in_the_graph(toy_model, to
         compiled, graph = ([alternative for t in results[key] for alternative in t.alternatives] for key in (1, 0))
         assert [text for text, _ in compiled] == [text for text, _ in graph]
         assert [score for _, score in compiled] == pytest.approx([score for _, score in graph], abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("decoder,cell", [("init", "lstm"), ("context", "rnn"), ("feedback", "gru"), ("attention", "gru"),
+                                          ("attention", "lstm")])
+def test_every_decoder_searches_under_bfloat16_in_the_graph_and_under_xla(toy_model, decoder, cell):
+    """Random weights under mixed_bfloat16: greedy and beam search, in the graph and XLA-compiled, and the attention
+    weights where the decoder has them, all from one Translator (its graphs share nothing they cannot share)."""
+    from dataclasses import replace
+
+    from translator import precision
+    from translator.model import Seq2Seq
+
+    loaded = Translator.load(toy_model)
+    config = replace(loaded.config, model=replace(loaded.config.model, decoder=decoder, cell=cell, readout=0))
+    with precision.dtype_policy("mixed_bfloat16"):
+        model = Seq2Seq(loaded.source_tokenizer.vocab_size, loaded.target_tokenizer.vocab_size,
+                        config=vars(config.model), seed=3).build_with_dummy_batch()
+    translator = Translator(model, config, loaded.source_tokenizer, loaded.target_tokenizer, xla_max_batch=1)
+    for search in (SearchConfig(greedy=True), SearchConfig(beam_size=3, n_best=2)):
+        for sentences in (["Hola."], ["Hola.", "¿Dónde está el gato?"]):  # XLA, then the graph
+            results = translator.translate(sentences, search)
+            assert len(results) == len(sentences) and all(len(r.alternatives) == search.n_best for r in results)
+        if translator.has_attention:
+            _, (_, output_tokens, weights) = translator.translate_with_attention(["Hola."], search)[0]
+            assert weights.shape[0] == len(output_tokens)
