@@ -244,8 +244,8 @@ def test_every_decoder_and_cell_searches_under_xla_as_in_the_graph(toy_model, to
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("decoder,cell", [("init", "lstm"), ("context", "rnn"), ("feedback", "gru"), ("attention", "gru"),
-                                          ("attention", "lstm")])
+@pytest.mark.parametrize("decoder,cell", [("init", "lstm"), ("context", "rnn"), ("feedback", "gru"),
+                                          ("attention", "gru"), ("attention", "lstm")])
 def test_every_decoder_searches_under_bfloat16_in_the_graph_and_under_xla(toy_model, decoder, cell):
     """Random weights under mixed_bfloat16: greedy and beam search, in the graph and XLA-compiled, and the attention
     weights where the decoder has them, all from one Translator (its graphs share nothing they cannot share)."""
