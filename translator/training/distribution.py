@@ -49,8 +49,9 @@ def cluster_in_tf_config() -> dict[str, list]:
         raise OptionError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, "task": ...}, '
                           f"got {text}")
     task = config.get("task", {})
-    if cluster and not (isinstance(task, dict) and isinstance(task.get("index"), int)
-                        and 0 <= task["index"] < len(cluster.get(task.get("type"), []))):
+    names_a_task = isinstance(task, dict) and isinstance(task.get("type"), str) and isinstance(task.get("index"), int) \
+        and 0 <= task["index"] < len(cluster.get(task["type"], []))
+    if cluster and not names_a_task:
         raise OptionError(f'TF_CONFIG: "task" must name one task of the cluster, as {{"type": "worker", "index": 0}}; '
                           f"got {json.dumps(task)}")
     return cluster
