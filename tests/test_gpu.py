@@ -36,3 +36,13 @@ def test_mixed_float16_trains_on_the_gpu():
                      TrainingConfig(precision="mixed_float16", learning_rate=0.01), 12, 12)
     losses = [step.train(BATCH).loss for _ in range(30)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_translator_asked_for_xla_searches_on_the_gpu(toy_model):
+    """serve's default (--xla-max-batch 4) on a GPU: an XLA-compiled search failed to compile the encoder's
+    cuDNN kernel, so serve's warm-up failed; a GPU searches in the graph."""
+    from translator.inference import Translator
+
+    asked = Translator.load(toy_model, xla_max_batch=4).translate(["Estoy aquí."])
+    in_the_graph = Translator.load(toy_model).translate(["Estoy aquí."])
+    assert asked[0].text and asked[0].text == in_the_graph[0].text

@@ -44,7 +44,9 @@ class Translator:
     def __init__(self, model: Seq2Seq, config: RunConfig, source_tokenizer: Tokenizer, target_tokenizer: Tokenizer,
                  model_dir: Path | None = None, xla_max_batch: int = 0):
         self.model, self.config, self.model_dir = model, config, model_dir
-        self.xla_max_batch = xla_max_batch  # batches up to this size search XLA-compiled (see above); 0: none
+        # batches up to this size search XLA-compiled (see above); 0: none. Not on a GPU: there Keras runs the
+        # encoder's GRU/LSTM on cuDNN's kernel (CudnnRNNV3), which XLA cannot compile ("tf2xla conversion failed")
+        self.xla_max_batch = 0 if tf.config.list_logical_devices("GPU") else xla_max_batch
         self.source_tokenizer, self.target_tokenizer = source_tokenizer, target_tokenizer
         self.max_length = config.training.max_length
         self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
