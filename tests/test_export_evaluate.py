@@ -48,13 +48,15 @@ def test_evaluate_command_on_the_memorised_model(toy_model, tmp_path):
 
 def test_evaluate_fidelity_names_the_entities_a_model_lost(toy_model, tmp_path):
     probes = tmp_path / "probes.tsv"
-    probes.write_text("I am here.\tEstoy aquí.\nKalani is here, 1987.\tKalani está aquí, 1987.\n", encoding="utf-8")
+    probes.write_text("I am here.\tEstoy aquí.\nKalani is here, 1987.\tKalani está aquí, 1987.\nIt is 1,250.5.\tEs 1.250,5.\n",
+                      encoding="utf-8")
     table = run_cli("evaluate", probes, "--model-dir", toy_model, "--greedy", "--fidelity")
     assert table.returncode == 0, table.stderr
-    assert "entity fidelity: 0.0 % of the 1 sentences" in table.stdout  # the toy model never saw a name or number
+    assert "entity fidelity: 0.0 % of the 2 sentences" in table.stdout  # the toy model never saw a name or number
+    assert "amounts: 0.0 % of the 1 numbers written with separators" in table.stdout
     assert "missing 1987, Kalani: Kalani está aquí, 1987. ->" in table.stdout
     report = json.loads(run_cli("evaluate", probes, "--model-dir", toy_model, "--greedy", "--fidelity", "--json").stdout)
-    assert (report["entity_fidelity"], report["entity_sentences"]) == (0.0, 1)
+    assert (report["entity_fidelity"], report["entity_sentences"], report["amounts"]) == (0.0, 2, 1)
 
 
 def test_evaluate_searches_with_the_stored_setting_unless_told(toy_model, tmp_path):

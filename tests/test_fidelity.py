@@ -2,7 +2,7 @@
 
 import pytest
 
-from translator.fidelity import entities, fidelity, holds, repeats
+from translator.fidelity import amounts, entities, fidelity, holds, repeats
 
 
 def test_entities_are_the_names_and_numbers_the_reference_keeps():
@@ -41,3 +41,17 @@ def test_fidelity_counts_sentences_that_keep_every_entity():
     assert report["entities_missed"][0]["missing"] == ["500"]
     assert report["repetition_rate"] == pytest.approx(0.3333)
     assert report["repeating"][0]["source"] == "Hace frío."
+
+
+def test_an_amount_is_a_number_with_separators_as_the_reference_spells_its_digits():
+    assert amounts("Pagué 1.250,50 euros y 3,5 más, a las 7:30.", ["I paid 1,250.50 euros and 3.5 more at 7:30."]) \
+        == ["1,250.50", "3.5"]  # not 7 or 30: no separator
+    assert amounts("Pesa 2,5 kilos.", ["It weighs two and a half kilos."]) == []  # no reference holds the digits
+    assert amounts("Hay 1.000.", ["There are 1000.", "There are 1,000."]) == ["1000"]  # the first reference's
+
+
+def test_amount_fidelity_wants_the_whole_number_where_entity_fidelity_took_its_digit_runs():
+    sources, references = ["Pagué 1.250,50 euros.", "Cuesta 3,5."], [["I paid 1,250.50 euros."], ["It costs 3.5."]]
+    report = fidelity(sources, references, ["I paid 1 1 250 50 50.", "It costs 3.5."])
+    assert report["entity_fidelity"] == 1.0  # every digit run is there
+    assert report["amounts"] == 2 and report["amount_fidelity"] == 0.5

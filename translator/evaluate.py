@@ -115,6 +115,9 @@ def fidelity_lines(report: dict, examples: int = 5) -> list[str]:
     lines = [f"entity fidelity: {percent(report['entity_fidelity'])} of the {report['entity_sentences']} sentences "
              f"with names or numbers keep them all (entities kept: {percent(report['entity_recall'])}); "
              f"repetition: {percent(report['repetition_rate'])} of outputs"]
+    if report["amounts"]:
+        lines.append(f"amounts: {percent(report['amount_fidelity'])} of the {report['amounts']} numbers written "
+                     "with separators come out as the reference writes them")
     for miss in report["entities_missed"][:examples]:
         lines.append(f"  missing {', '.join(miss['missing'])}: {miss['source']} -> {miss['output']}")
     for loop in report["repeating"][:examples]:

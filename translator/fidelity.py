@@ -7,6 +7,10 @@ names and numbers a translation should carry over unchanged ("Tom", "Boston",
 A sentence keeps its entities when every one appears in the output as a
 whole word. The rate is over the sentences that have any.
 
+Amounts: a source number written with separators ("1.250,50") counts as one, spelled as a reference spells
+the same digits ("1,250.50"); an output keeps it when it holds that spelling as a whole word. (Entity fidelity
+takes it digit run by digit run, so "1 1 250 50 50" kept it.) The rate is over all such numbers.
+
 Repetition: an output repeats when a token comes 4 or more times in a row,
 a 3-gram of tokens comes twice, or a word holds one character 4 or more
 times in a row (a loop inside a word, "inffffffffize").
@@ -18,6 +22,8 @@ import functools
 import re
 
 DIGITS = re.compile(r"\d+")
+SEPARATED = re.compile(r"(?<![^\W_])\d+(?:[.,]\d+)+(?![^\W_])")  # a number written with separators
+NUMBER = re.compile(r"(?<![^\W_])\d+(?:[.,]\d+)*(?![^\W_])")
 WORD = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)  # a word starting with a letter
 CHARACTER_LOOP = re.compile(r"([^\W\d_])\1{3,}", re.UNICODE)
 
@@ -27,6 +33,16 @@ def entities(source: str, references: list[str]) -> list[str]:
     words = [w for w in WORD.findall(source) if w[0].isupper()]  # the capitalised ones
     candidates = list(dict.fromkeys(DIGITS.findall(source) + words))
     return [e for e in candidates if any(holds(reference, e) for reference in references)]
+
+
+def amounts(source: str, references: list[str]) -> list[str]:
+    """The numbers `source` writes with separators, each as the first reference that holds the same digits spells
+    it; those no reference holds are left out."""
+    def digits(number: str) -> str:
+        return re.sub(r"\D", "", number)
+
+    spelled = {digits(n): n for reference in reversed(references) for n in NUMBER.findall(reference)}
+    return [spelled[digits(n)] for n in dict.fromkeys(SEPARATED.findall(source)) if digits(n) in spelled]
 
 
 def whole_word(entity: str) -> re.Pattern:
@@ -56,9 +72,13 @@ def repeats(output: str) -> bool:
 
 def fidelity(sources: list[str], references: list[list[str]], hypotheses: list[str]) -> dict:
     """entity_fidelity (share of sentences with entities that keep them all), entity_recall (share of all
-    entities kept), entity_sentences (how many sentences have entities), repetition_rate (share of outputs that
-    repeat), and the sentences that failed, for a report."""
+    entities kept), entity_sentences (how many sentences have entities), amount_fidelity (share of the numbers
+    written with separators kept as the reference spells them) and amounts (how many), repetition_rate (share of
+    outputs that repeat), and the sentences that failed, for a report."""
     with_entities, kept_sentences, kept, total, missed = 0, 0, 0, 0, []
+    wanted_amounts = [(amount, output) for source, refs, output in zip(sources, references, hypotheses)
+                      for amount in amounts(source, refs)]
+    amounts_kept = sum(holds(output, amount) for amount, output in wanted_amounts)
     for source, refs, output in zip(sources, references, hypotheses):
         wanted = entities(source, refs)
         if not wanted:
@@ -74,6 +94,8 @@ def fidelity(sources: list[str], references: list[list[str]], hypotheses: list[s
         "entity_fidelity": round(kept_sentences / with_entities, 4) if with_entities else None,
         "entity_recall": round(kept / total, 4) if total else None,
         "entity_sentences": with_entities,
+        "amount_fidelity": round(amounts_kept / len(wanted_amounts), 4) if wanted_amounts else None,
+        "amounts": len(wanted_amounts),
         "repetition_rate": round(len(repeating) / max(len(hypotheses), 1), 4),
         "entities_missed": missed,
         "repeating": repeating,
