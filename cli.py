@@ -118,23 +118,36 @@ def data_import(corpus, out_dir, seed, dev_size, test_size, force, **corpus_flag
 
 @data.command("names")
 @click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
-@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=existing_model_folder, help="The model folder to write names.json into.")
-@click.option("--force", is_flag=True, help="Replace a names.json the folder already has.")
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=existing_model_folder, help="The model folder to write names.json and numbers.json into.")
+@click.option("--force", is_flag=True, help="Replace the names.json and numbers.json the folder already has.")
 def data_names(corpus, model_dir, force):
-    """Learn the names of CORPUS (the model's training corpus) for name surrogates into the model folder.
+    """Learn the names and numbers of CORPUS (the model's training corpus) for surrogates into the model folder.
 
-    `train` writes names.json itself; this gives one to a folder trained before it. CORPUS is read in the
-    model's direction.
+    `train` writes names.json and numbers.json itself; this gives a folder trained before them the one it lacks
+    (both with --force). CORPUS is read in the model's direction.
     """
     from translator.corpus import read_corpus
     from translator.errors import OptionError
-    from translator.folder import NAMES, RunDir
+    from translator.folder import NAMES, NUMBERS, RunDir
+    from translator.number_surrogates import NumberSurrogates
     from translator.surrogates import NameSurrogates
 
     run_dir = RunDir(model_dir)
-    if (run_dir / NAMES).exists() and not force:
-        raise OptionError(f"{run_dir / NAMES} already exists; use --force to replace it")
-    surrogates = NameSurrogates.learn(read_corpus(corpus, run_dir.load_config().data).pairs)
+    missing = [name for name in (NAMES, NUMBERS) if force or not (run_dir / name).exists()]
+    if not missing:
+        raise OptionError(f"{run_dir / NAMES} and {NUMBERS} already exist; use --force to replace them")
+    pairs = read_corpus(corpus, run_dir.load_config().data).pairs
+    if NUMBERS in missing:
+        numbers = NumberSurrogates.learn(pairs)
+        run_dir.save_number_surrogates(numbers)
+        put_back = (f"with '{numbers.target_thousands}' between thousands" if numbers.target_thousands
+                    else "as the source spells them (too few grouped numbers in the targets to learn from)")
+        click.echo(f"{run_dir / NUMBERS}: numbers written with separators are translated as "
+                   f"{', '.join(numbers.surrogates) or '(none: no number is held by both sides often enough)'}, "
+                   f"put back {put_back}")
+    if NAMES not in missing:
+        return
+    surrogates = NameSurrogates.learn(pairs)
     run_dir.save_name_surrogates(surrogates)
     click.echo(f"{run_dir / NAMES}: {len(surrogates.names):,} names; rare ones are translated as "
                f"{', '.join(surrogates.surrogates) or '(none: no name is held by both sides)'}")
@@ -288,7 +301,8 @@ def search_options(n_best=False, greedy=True, surrogates=True):
     from translator.config import SearchConfig
     from translator.options import options_for
 
-    exclude = ("n_best",) * (not n_best) + ("greedy",) * (not greedy) + ("name_surrogates",) * (not surrogates)
+    exclude = (("n_best",) * (not n_best) + ("greedy",) * (not greedy)
+               + ("name_surrogates", "number_surrogates") * (not surrogates))
     where = "the model's search.json (the setting chosen on dev)"
     return options_for(SearchConfig, exclude=exclude, default_from={"beam_size": where, "length_penalty": where,
                                                                     "no_repeat_ngram_size": where,
@@ -370,8 +384,8 @@ def batches_of(items, size):
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 @precision_option
 def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greedy, length_penalty, n_best,
-              no_repeat_ngram_size, coverage_penalty, whole_words, name_surrogates, batch_size, as_json, with_attention,
-              plot_attention, precision_name):
+              no_repeat_ngram_size, coverage_penalty, whole_words, name_surrogates, number_surrogates, batch_size,
+              as_json, with_attention, plot_attention, precision_name):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.config import SearchConfig
     from translator.errors import OptionError
@@ -385,7 +399,8 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     given = (1 if greedy else beam_size, length_penalty, n_best, no_repeat_ngram_size, coverage_penalty)
     # what is not given comes from the model's search.json, as Translator.search_setting has it
     stored = RunDir(model_dir or DEFAULT_MODEL).load_search() or SearchConfig()
-    search = stored.with_given(*given, whole_words=whole_words, name_surrogates=name_surrogates)
+    search = stored.with_given(*given, whole_words=whole_words, name_surrogates=name_surrogates,
+                               number_surrogates=number_surrogates)
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     if input_file not in (None, "-") and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
@@ -438,7 +453,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
 @click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
 @precision_option
 def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_ngram_size, coverage_penalty,
-             whole_words, name_surrogates, as_json, output, with_fidelity, precision_name):
+             whole_words, name_surrogates, number_surrogates, as_json, output, with_fidelity, precision_name):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -456,7 +471,7 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
 
     translator = load_translator(model_dir, precision_name)
     search = translator.search_setting(1 if greedy else beam_size, length_penalty, 1, no_repeat_ngram_size,
-                                       coverage_penalty, whole_words, name_surrogates)
+                                       coverage_penalty, whole_words, name_surrogates, number_surrogates)
     report = run_evaluation(translator, test_file, search, output, with_fidelity, test_pairs)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import run_cli
 from translator.errors import ModelDirError
 from translator.folder import RunDir
-from translator.surrogates import MIN_SEEN, NameSurrogates, Replacement
+from translator.surrogates import MIN_SEEN, NameSurrogates, Replacement, restore
 from translator.translation import Translation, translate_lines
 
 
@@ -59,7 +59,7 @@ def test_a_run_of_names_takes_one_surrogate_and_one_the_sentence_holds_is_skippe
 
 def test_restore_puts_the_names_back_wherever_the_surrogate_stands_as_a_word(surrogates):
     replacements = (Replacement("Tom", "Nerys"), Replacement("Mary", "Antonio Guzmán"))
-    assert NameSurrogates.restore("Tom's dog saw Mary and Tomas.", replacements) == \
+    assert restore("Tom's dog saw Mary and Tomas.", replacements) == \
         "Nerys's dog saw Antonio Guzmán and Tomas."
 
 
@@ -80,11 +80,11 @@ def test_lines_are_searched_masked_and_come_back_with_their_names(surrogates):
         return [Translation(t, -1.0, [(t, -1.0), (f"{t} Yes", -2.0)]) for t in texts]
 
     lines = ["Nerys estaba triste. Oksana no.", "", "Tom vive aquí."]
-    results = translate_lines(lines, echo_search, lambda text: len(text.split()), 50, surrogates)
+    results = translate_lines(lines, echo_search, lambda text: len(text.split()), 50, (surrogates,))
     assert [r.text for r in results] == lines
     assert not any("Nerys" in text or "Oksana" in text for text in seen)
     assert translate_lines(["Vi a Nerys."], echo_search, lambda text: 3, 50)[0].text == "Vi a Nerys."  # off
-    single = translate_lines(["Vi a Nerys."], echo_search, lambda text: 3, 50, surrogates)[0]
+    single = translate_lines(["Vi a Nerys."], echo_search, lambda text: 3, 50, (surrogates,))[0]
     assert single.alternatives[1][0] == "Vi a Nerys. Yes"  # restored in every alternative
 
 
@@ -109,7 +109,7 @@ def test_data_names_gives_an_older_folder_its_names_and_never_overwrites_unasked
     assert done.returncode == 0, done.stderr
     assert RunDir(folder).load_name_surrogates() == NameSurrogates.learn(corpus_pairs())  # read as --reverse
     again = run_cli("data", "names", corpus, "--model-dir", folder)
-    assert again.returncode == 2 and again.stderr.strip().endswith("use --force to replace it")
+    assert again.returncode == 2 and again.stderr.strip().endswith("use --force to replace them")
     assert "Traceback" not in again.stderr
 
 

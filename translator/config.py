@@ -226,6 +226,10 @@ class SearchConfig(Checked):
                                    "5 times) as a name they held often, then put it back in the output (the "
                                    "model's names.json; not in an exported SavedModel).",
                                    negative="--no-name-surrogates")
+    number_surrogates: bool = option(True, "Translate a number written with separators (1.250,50) as a plain number "
+                                     "the training pairs copy, then put it back with the target's separators "
+                                     "(1,250.50; the model's numbers.json; not in an exported SavedModel).",
+                                     negative="--no-number-surrogates")
 
     def __post_init__(self):
         super().__post_init__()
@@ -234,10 +238,11 @@ class SearchConfig(Checked):
 
     def with_given(self, beam_size: int | None = None, length_penalty: float | None = None, n_best: int = 1,
                    no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None,
-                   whole_words: bool | None = None, name_surrogates: bool | None = None) -> "SearchConfig":
+                   whole_words: bool | None = None, name_surrogates: bool | None = None,
+                   number_surrogates: bool | None = None) -> "SearchConfig":
         """This setting (a model's stored default) with the values a user gave; None keeps the stored one."""
         given = {"beam_size": beam_size, "length_penalty": length_penalty, "whole_words": whole_words,
-                 "name_surrogates": name_surrogates,
+                 "name_surrogates": name_surrogates, "number_surrogates": number_surrogates,
                  "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
         setting = replace(self, n_best=1, **{k: v for k, v in given.items() if v is not None})
         return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)

@@ -40,7 +40,7 @@ from translator import __version__
 from translator.config import SearchConfig
 from translator.errors import TranslatorError
 from translator.folder import CONFIG, LENGTH_LIMIT, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, RunDir
-from translator.translation import Translation, translate_lines, translations
+from translator.translation import Translation, chosen_surrogates, translate_lines, translations
 
 CACHE_ENV = "TRANSLATOR_CACHE"
 MODEL_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS, LENGTH_LIMIT)
@@ -85,16 +85,16 @@ def code_digest() -> bytes:
 
 class CachedTranslator:
     """The cached graph behind the Translator's `translate`, for the one search setting it was traced with (the
-    best hypothesis only); `search_setting` and `translate` as the Translator's. `name_surrogates` (NameSurrogates,
-    or None for none) serve every line it translates."""
+    best hypothesis only); `search_setting` and `translate` as the Translator's. `surrogates` (of names, numbers:
+    see translate_lines) serve every line it translates."""
 
     def __init__(self, folder: Path, max_length: int, search: SearchConfig, optimize: bool = True,
-                 name_surrogates=None):
+                 surrogates: tuple = ()):
         register_text_ops()
         signatures = load_signatures(folder, optimize)
         self._search, self._count = signatures["translate"], signatures["token_counts"]
         self.max_length, self.search = max_length, search
-        self.name_surrogates = name_surrogates
+        self.surrogates = surrogates
 
     def search_setting(self, *given) -> SearchConfig:
         return self.search
@@ -107,7 +107,7 @@ class CachedTranslator:
             out = self._search(sentences=texts)
             return translations(out["translation"][:, None], out["score"][:, None], out["truncated"])
 
-        return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.name_surrogates)
+        return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.surrogates)
 
     def token_count(self, text: str) -> int:
         return int(self._count(sentences=[text])["tokens"][0])
@@ -161,7 +161,7 @@ def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int, op
     if entry is None or not entry.is_dir():
         return None
     try:
-        surrogates = run_dir.load_name_surrogates() if search.name_surrogates else None
+        surrogates = chosen_surrogates(search, run_dir.load_name_surrogates(), run_dir.load_number_surrogates())
         translator = CachedTranslator(entry, max_length, search, optimize, surrogates)
     except Exception:  # noqa: BLE001 - whatever a damaged entry raises, the full path translates and rebuilds it
         return None

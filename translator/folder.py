@@ -37,13 +37,14 @@ SEARCH = "search.json"
 SEARCH_SCORES = "search_scores.csv"
 LENGTH_LIMIT = "length_limit.json"
 NAMES = "names.json"
+NUMBERS = "numbers.json"
 HISTORY = "history.csv"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint"
 LOGS = "logs"
 REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
 JSON_FILES = {CONFIG: "config", SOURCE_TOKENIZER: "tokenizer file", TARGET_TOKENIZER: "tokenizer file", SEARCH: "search setting",
-              LENGTH_LIMIT: "length limit", NAMES: "name list"}
+              LENGTH_LIMIT: "length limit", NAMES: "name list", NUMBERS: "number surrogates"}
 
 
 class RunDir:
@@ -194,22 +195,34 @@ class RunDir:
     def save_length_limit(self, limit) -> None:
         write_text_atomically(self / LENGTH_LIMIT, json.dumps(limit.to_json(), indent=2))
 
-    # --- the names of the training sources -------------------------------------------------------
+    # --- the names and numbers of the training sources ------------------------------------------------
     def load_name_surrogates(self):
         """The NameSurrogates in names.json, or None where there is none (a folder trained before them)."""
         from translator.surrogates import NameSurrogates
 
-        path = self / NAMES
+        return self._load_surrogates(NAMES, NameSurrogates, "name list", "name")
+
+    def load_number_surrogates(self):
+        """The NumberSurrogates in numbers.json, or None where there is none (a folder trained before them)."""
+        from translator.number_surrogates import NumberSurrogates
+
+        return self._load_surrogates(NUMBERS, NumberSurrogates, "number surrogates", "number")
+
+    def _load_surrogates(self, name: str, kind, what: str, entity: str):
+        path = self / name
         if not path.exists():
             return None
         try:
-            return NameSurrogates.from_json(json.loads(path.read_text(encoding="utf-8")))
+            return kind.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ModelDirError(f"{path}: damaged name list ({error}); delete it to translate without name "
+            raise ModelDirError(f"{path}: damaged {what} ({error}); delete it to translate without {entity} "
                                 "surrogates") from None
 
     def save_name_surrogates(self, surrogates) -> None:
         write_text_atomically(self / NAMES, json.dumps(surrogates.to_json(), ensure_ascii=False))
+
+    def save_number_surrogates(self, surrogates) -> None:
+        write_text_atomically(self / NUMBERS, json.dumps(surrogates.to_json(), indent=2))
 
     # --- training records ----------------------------------------------------------------
     def save_history(self, rows: list[dict]) -> None:

@@ -34,7 +34,8 @@ from translator.length_limit import LengthLimit
 from translator.model import Seq2Seq
 from translator.search import beam_search, coverage_penalty, greedy_search, tile_beams
 from translator.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
-from translator.translation import Translation, empty_translation, over_nonempty, translate_lines, translations
+from translator.translation import (Translation, chosen_surrogates, empty_translation, over_nonempty, translate_lines,
+                                    translations)
 from translator.whole_words import WholeWords
 
 SOURCE_BUCKET = 8  # an XLA-compiled search compiles once per source length rounded up to a multiple of this
@@ -51,6 +52,7 @@ class Translator:
         self.max_length = config.training.max_length
         self.length_limit = RunDir(model_dir).load_length_limit() if model_dir is not None else LengthLimit()
         self.name_surrogates = RunDir(model_dir).load_name_surrogates() if model_dir is not None else None
+        self.number_surrogates = RunDir(model_dir).load_number_surrogates() if model_dir is not None else None
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
         self._compiled = {}
@@ -171,7 +173,8 @@ class Translator:
 
     def _traced(self, search: SearchConfig, with_attention: bool, xla: bool):
         # neither the penalty nor the surrogates are in the graph
-        key = (replace(search, length_penalty=0.0, name_surrogates=False), with_attention, xla)
+        line_level = {"length_penalty": 0.0, "name_surrogates": False, "number_surrogates": False}
+        key = (replace(search, **line_level), with_attention, xla)
         if key not in self._compiled:
             run = self._search_with_attention if with_attention else self._search
             traced = tf.function(lambda texts, alpha: run(texts, search, alpha, xla), autograph=False,
@@ -191,10 +194,10 @@ class Translator:
     def search_setting(self, beam_size: int | None = None, length_penalty: float | None = None,
                        n_best: int = 1, no_repeat_ngram_size: int | None = None,
                        coverage_penalty: float | None = None, whole_words: bool | None = None,
-                       name_surrogates: bool | None = None) -> SearchConfig:
+                       name_surrogates: bool | None = None, number_surrogates: bool | None = None) -> SearchConfig:
         """A search setting; what is None comes from `default_search` (SearchConfig refuses impossible values)."""
         return self.default_search.with_given(beam_size, length_penalty, n_best, no_repeat_ngram_size,
-                                              coverage_penalty, whole_words, name_surrogates)
+                                              coverage_penalty, whole_words, name_surrogates, number_surrogates)
 
     @property
     def has_attention(self) -> bool:
@@ -228,8 +231,9 @@ class Translator:
         sentences, or one over the maximum length with clauses, is translated piece by piece (`segments`) and
         joined; its alternatives are then the joined best only, its score the pieces' sum. With the setting's
         `name_surrogates` and the folder's names.json, rarely seen names are translated as well-known ones and put
-        back (surrogates.py)."""
-        surrogates = self.name_surrogates if search.name_surrogates else None
+        back (surrogates.py); with `number_surrogates` and numbers.json, so are numbers written with separators,
+        put back as the target writes them (number_surrogates.py)."""
+        surrogates = chosen_surrogates(search, self.name_surrogates, self.number_surrogates)
         return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
                                self.token_count, self.max_length, surrogates)
 

@@ -46,6 +46,13 @@ class Replacement:
     original: str  # what the source said there
 
 
+def restore(text: str, replacements: tuple[Replacement, ...]) -> str:
+    """The output with each surrogate, wherever it stands as a whole word, back to what the source said there."""
+    for replacement in replacements:
+        text = whole_word(replacement.surrogate).sub(lambda _: replacement.original, text)
+    return text
+
+
 @dataclass(frozen=True)
 class NameSurrogates:
     surrogates: tuple[str, ...]
@@ -79,13 +86,6 @@ class NameSurrogates:
             replacements.append(replacement)
             end = stop
         return "".join(pieces) + text[end:], tuple(replacements)
-
-    @staticmethod
-    def restore(text: str, replacements: tuple[Replacement, ...]) -> str:
-        """The output with each surrogate, wherever it stands as a whole word, back to the source's words."""
-        for replacement in replacements:
-            text = whole_word(replacement.surrogate).sub(lambda _: replacement.original, text)
-        return text
 
     def _is_name(self, word: str) -> bool:
         return word[0].isupper() and (word in self.names or word.lower() not in self.lower_case)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from translator.segments import Segmented, segment
-from translator.surrogates import NameSurrogates
+from translator.surrogates import restore
 
 
 @dataclass
@@ -30,13 +30,14 @@ def translations(texts, scores, truncated) -> list[Translation]:
 
 
 def translate_lines(sentences: list[str], search_batch, token_count, max_length: int,
-                    surrogates: NameSurrogates | None = None) -> list[Translation]:
+                    surrogates: tuple = ()) -> list[Translation]:
     """Each line translated: search_batch(non-empty texts) -> [Translation]; a line is first cut into the pieces
     `segments` makes of it (token_count(text) -> source tokens), whose translations are joined back. With
-    `surrogates`, each piece's rarely seen names are translated as well-known ones and put back."""
+    `surrogates` (NameSurrogates, NumberSurrogates: each with `mask`), each piece's rarely seen names and its numbers
+    written with separators are translated as ones the model copies well, and put back."""
     segmented = [segment(s, token_count, max_length) if s.strip() else None for s in sentences]
     pieces = [piece for line in segmented if line is not None for piece in line.pieces]
-    if surrogates is not None:
+    if surrogates:
         search_batch = _with_surrogates(search_batch, surrogates)
     results = iter(over_nonempty(pieces, search_batch, empty_translation))
     joined = []
@@ -46,13 +47,26 @@ def translate_lines(sentences: list[str], search_batch, token_count, max_length:
     return joined
 
 
-def _with_surrogates(search_batch, surrogates: NameSurrogates):
-    """search_batch over the texts with their rare names masked, each translation's names put back."""
+def chosen_surrogates(search, names, numbers) -> tuple:
+    """Of a folder's name and number surrogates (None where it has none), those the search setting asks for."""
+    wanted = ((names, search.name_surrogates), (numbers, search.number_surrogates))
+    return tuple(surrogates for surrogates, asked in wanted if surrogates is not None and asked)
+
+
+def _with_surrogates(search_batch, surrogates: tuple):
+    """search_batch over the texts with what each of `surrogates` masks masked, each translation's put back."""
+
+    def masked(text: str):
+        replacements = ()
+        for each in surrogates:
+            text, more = each.mask(text)
+            replacements += more
+        return text, replacements
 
     def search_masked(texts: list[str]) -> list[Translation]:
-        masked = [surrogates.mask(text) for text in texts]
-        results = search_batch([text for text, _ in masked])
-        return [_restored(result, replacements) for result, (_, replacements) in zip(results, masked)]
+        masked_texts = [masked(text) for text in texts]
+        results = search_batch([text for text, _ in masked_texts])
+        return [_restored(result, replacements) for result, (_, replacements) in zip(results, masked_texts)]
 
     return search_masked
 
@@ -60,8 +74,8 @@ def _with_surrogates(search_batch, surrogates: NameSurrogates):
 def _restored(result: Translation, replacements) -> Translation:
     if not replacements:
         return result
-    alternatives = [(NameSurrogates.restore(text, replacements), score) for text, score in result.alternatives]
-    return replace(result, text=NameSurrogates.restore(result.text, replacements), alternatives=alternatives)
+    alternatives = [(restore(text, replacements), score) for text, score in result.alternatives]
+    return replace(result, text=restore(result.text, replacements), alternatives=alternatives)
 
 
 def translation_record(source: str, result: Translation, alignment=None, with_attention: bool = False) -> dict:

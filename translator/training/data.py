@@ -15,6 +15,7 @@ from translator.entity_swap import corpus_names, swap_entities
 from translator.errors import TranslatorError
 from translator.files import check_input_path
 from translator.pipeline import EncodedPairs, encode_pairs
+from translator.number_surrogates import NumberSurrogates
 from translator.surrogates import NameSurrogates
 from translator.text import Tokenizer
 from translator.training.token_cache import TokenCache, build_token_cache
@@ -34,6 +35,7 @@ class Data:
     dev_file: str | None = None
     dev_pairs: pd.DataFrame | None = None  # the dev split's text, on which `train` chooses its search setting
     name_surrogates: NameSurrogates | None = None  # the training sources' names (before any swap), for names.json
+    number_surrogates: NumberSurrogates | None = None  # the pairs' plain numbers and separators, for numbers.json
 
 
 def learn_tokenizers(pairs, config: RunConfig) -> tuple[Tokenizer, Tokenizer]:
@@ -82,7 +84,7 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
         tokenizers = learn_tokenizers(train, config)
     source_tokenizer, target_tokenizer = tokenizers
     t = config.training
-    surrogates = NameSurrogates.learn(train)
+    surrogates = NameSurrogates.learn(train), NumberSurrogates.learn(train)
     if t.swap_entities:
         train, swapped = swap_entities(train, t.swap_entities, t.seed)
         echo(f"invented names and numbers in {swapped:,} training pairs (--swap-entities {t.swap_entities:g})")
@@ -95,7 +97,7 @@ def prepare_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: 
     longest = train.loc[(train["source"].str.len() + train["target"].str.len()).idxmax()]
     return Data(encoded_train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {longest['line']} ({len(longest['source']) + len(longest['target'])} characters)",
-                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs, surrogates)
+                str(Path(corpus).resolve()), None if dev is None else str(Path(dev).resolve()), dev_pairs, *surrogates)
 
 
 def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tokenizers: tuple | None, echo,
@@ -133,7 +135,8 @@ def prepare_streamed_data(config: RunConfig, corpus: Path, dev: Path | None, tok
          f"vocabularies: {source_tokenizer.vocab_size:,} source, {target_tokenizer.vocab_size:,} target")
     return Data(train, encoded_dev, source_tokenizer, target_tokenizer,
                 f"line {chunks.longest_line} ({chunks.longest_characters} characters)", str(Path(corpus).resolve()),
-                None if dev is None else str(Path(dev).resolve()), dev_pairs, NameSurrogates.learn(sample))
+                None if dev is None else str(Path(dev).resolve()), dev_pairs, NameSurrogates.learn(sample),
+                NumberSurrogates.learn(sample))
 
 
 class TrainingChunks:

@@ -66,6 +66,7 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
             run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
             run_dir.save_length_limit(LengthLimit.learn(*data.train.lengths()))
             run_dir.save_name_surrogates(data.name_surrogates)
+            run_dir.save_number_surrogates(data.number_surrogates)
         run_dir.save_config(config)
         progress = trainer.run()
         echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
