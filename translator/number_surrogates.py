@@ -51,7 +51,7 @@ class Quantity:
 
     @classmethod
     def read(cls, spelling: str) -> Quantity | None:
-        """The quantity `spelling` (a SEPARATED match) writes, or None where its separators group no thousands."""
+        """The quantity `spelling` (a SEPARATED match) writes, or None where its separators fit neither reading."""
         separators = [c for c in spelling if c in SEPARATORS]
         decimal = None
         if len(set(separators)) == 2:
