@@ -381,6 +381,19 @@ def measure_cli_start(runs: int = 3) -> dict:
             "runs": runs}
 
 
+class ResultsFile:
+    """The JSON file the benchmark writes, written again after each measurement: a step that fails (a crash in
+    one child process) leaves what the steps before it measured, and `failed` naming the step."""
+
+    def __init__(self, path: Path, header: dict):
+        self.path, self.figures = path, dict(header)
+        self.path.write_text(json.dumps(self.figures, indent=2))
+
+    def add(self, **figures) -> None:
+        self.figures.update(figures)
+        self.path.write_text(json.dumps(self.figures, indent=2))
+
+
 def child(*args) -> dict:
     """Run one measurement in a fresh process; its last stdout line is JSON."""
     output = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
@@ -489,61 +502,73 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         raise SystemExit(f"the spa-eng corpus is not at {CORPORA} (set TRANSLATOR_CORPORA)")
     flags = ["--quick"] if quick else []
     model_dir = model_dir or REPO / CONFIGS[config_name]["model_dir"]
-    reference_figures = {}
-    if reference == "tutorial":
-        from tutorial import run_tutorial
+    report = ResultsFile(out, {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
+                               "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")})
+    try:
+        reference_figures = {}
+        if reference == "tutorial":
+            from tutorial import run_tutorial
 
-        click.echo(f"the reference: the TensorFlow tutorial, {reference_seconds:g} s of training ...", err=True)
-        reference_figures = {"name": "tensorflow-nmt-tutorial", "train_seconds": reference_seconds,
-                             **run_tutorial(tutorial_git, CORPORA / "spa-eng", reference_seconds, 512 if quick else 0)}
-        click.echo(f"tutorial: {reference_figures['pairs_per_s']:,.0f} pairs/s, greedy "
-                   f"{reference_figures['greedy_sent_per_s']:,.0f} sentences/s, "
-                   f"{reference_figures.get('runaway_hypotheses', '?')} runaway outputs (over 100 tokens)", err=True)
-    from translator.decoders import DECODERS
+            click.echo(f"the reference: the TensorFlow tutorial, {reference_seconds:g} s of training ...", err=True)
+            tutorial_figures = run_tutorial(tutorial_git, CORPORA / "spa-eng", reference_seconds, 512 if quick else 0)
+            reference_figures = {"name": "tensorflow-nmt-tutorial", "train_seconds": reference_seconds,
+                                 **tutorial_figures}
+            click.echo(f"tutorial: {reference_figures['pairs_per_s']:,.0f} pairs/s, greedy "
+                       f"{reference_figures['greedy_sent_per_s']:,.0f} sentences/s, "
+                       f"{reference_figures.get('runaway_hypotheses', '?')} runaway outputs (over 100 tokens)",
+                       err=True)
+            report.add(reference=reference_figures)
+        from translator.decoders import DECODERS
 
-    precisions = precisions.split(",")
-    probed = ["float32", "bfloat16"] + (["float16"] if "mixed_float16" in precisions else [])  # auto: one of the two
-    matmul = child("--phase", "matmul", "--precision", ",".join(probed))
-    rows = []
-    batches = str(QUICK_TIMED_BATCHES if quick else 0)
-    for name in decoders.split(",") if decoders else DECODERS:
-        for precision_name in precisions:
-            row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
-                                            "--precision", precision_name, "--devices", devices,
-                                            "--timed-batches", batches)}
-            row["matmul_gflops"] = matmul["float32"]
-            row["utilization"] = round(row["achieved_gflops"] / matmul["float32"], 3)
-            row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row, matmul)
-            rows.append(row)
-            click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
-                       f"{row['train_pairs_per_s']:,.0f} sentence pairs/s", err=True)
-    norm_cost = child("--phase", "norm-cost", "--config", config_name, "--decoder", rows[0]["decoder"], *flags)
-    click.echo(f"gradient-norm logging: {100 * norm_cost['gradient_norm_logging_cost']:.1f} % of training time", err=True)
-    decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
-                for precision_name in precisions] if model_dir.exists() else []
-    if reference_figures:
-        with_reference_ratios(rows, decoding, reference_figures)
-    click.echo("translate \"Hola.\" from the command line ...", err=True)
-    cli_start = measure_cli_start()
-    quality = []
-    for precision_name, seed in itertools.product(precisions if quality_minutes or quality_steps else (),
-                                                  quality_seeds.split(",")):
-        quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
-                             "--quality-minutes", str(quality_minutes), "--quality-steps", str(quality_steps),
-                             "--quality-seeds", seed))
-        click.echo(f"quality ({quality[-1]['precision']}, seed {seed}): BLEU {quality[-1]['test_bleu_greedy']}",
+        precisions = precisions.split(",")
+        # auto is one of float32 and bfloat16
+        probed = ["float32", "bfloat16"] + (["float16"] if "mixed_float16" in precisions else [])
+        matmul = child("--phase", "matmul", "--precision", ",".join(probed))
+        report.add(matmul_gflops_by_dtype=matmul)
+        rows = []
+        batches = str(QUICK_TIMED_BATCHES if quick else 0)
+        for name in decoders.split(",") if decoders else DECODERS:
+            for precision_name in precisions:
+                row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
+                                                "--precision", precision_name, "--devices", devices,
+                                                "--timed-batches", batches)}
+                row["matmul_gflops"] = matmul["float32"]
+                row["utilization"] = round(row["achieved_gflops"] / matmul["float32"], 3)
+                row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row, matmul)
+                rows.append(row)
+                click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
+                           f"{row['train_pairs_per_s']:,.0f} sentence pairs/s", err=True)
+                report.add(decoders=rows)
+        norm_cost = child("--phase", "norm-cost", "--config", config_name, "--decoder", rows[0]["decoder"], *flags)
+        click.echo(f"gradient-norm logging: {100 * norm_cost['gradient_norm_logging_cost']:.1f} % of training time",
                    err=True)
-    streamed = {}
-    if streamed_rss:
-        click.echo(f"streamed training on {streamed_rss} pairs ...", err=True)
-        streamed = measure_streamed_rss(config_name, [int(n) for n in streamed_rss.split(",")], STREAMED_RSS_STEPS)
-    report = {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
-              "decode_model": str(model_dir) if decoding else None, "decoding": decoding[0] if decoding else {},
-              "decoding_by_precision": decoding, "decoders": rows, "reference": reference_figures,
-              "quality": quality, "streamed_training": streamed, "cli_start": cli_start, "gradient_norm_logging": norm_cost,
-              "matmul_gflops_by_dtype": matmul, "machine": {"cpus": os.cpu_count()},
-              "date": time.strftime("%Y-%m-%d %H:%M")}
-    out.write_text(json.dumps(report, indent=2))
+        report.add(gradient_norm_logging=norm_cost)
+        decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
+                    for precision_name in precisions] if model_dir.exists() else []
+        if reference_figures:
+            with_reference_ratios(rows, decoding, reference_figures)
+        report.add(decode_model=str(model_dir) if decoding else None, decoding=decoding[0] if decoding else {},
+                   decoding_by_precision=decoding, decoders=rows, reference=reference_figures)
+        click.echo("translate \"Hola.\" from the command line ...", err=True)
+        cli_start = measure_cli_start()
+        report.add(cli_start=cli_start)
+        quality = []
+        for precision_name, seed in itertools.product(precisions if quality_minutes or quality_steps else (),
+                                                      quality_seeds.split(",")):
+            quality.append(child("--phase", "quality", "--config", config_name, "--precision", precision_name,
+                                 "--quality-minutes", str(quality_minutes), "--quality-steps", str(quality_steps),
+                                 "--quality-seeds", seed))
+            click.echo(f"quality ({quality[-1]['precision']}, seed {seed}): BLEU {quality[-1]['test_bleu_greedy']}",
+                       err=True)
+            report.add(quality=quality)
+        streamed = {}
+        if streamed_rss:
+            click.echo(f"streamed training on {streamed_rss} pairs ...", err=True)
+            streamed = measure_streamed_rss(config_name, [int(n) for n in streamed_rss.split(",")], STREAMED_RSS_STEPS)
+        report.add(quality=quality, streamed_training=streamed)
+    except SystemExit as failure:  # a step that failed: what was measured before it stays in the file
+        report.add(failed=str(failure).splitlines()[0])
+        raise
     if reference_figures:
         click.echo("per sentence, against the TensorFlow tutorial run in this benchmark (ratio > 1: faster):")
         click.echo(reference_table(reference_figures, rows, decoding).to_string(index=False) + "\n")
