@@ -145,12 +145,11 @@ def data_names(corpus, model_dir, force):
         click.echo(f"{run_dir / NUMBERS}: numbers written with separators are translated as "
                    f"{', '.join(numbers.surrogates) or '(none: no number is held by both sides often enough)'}, "
                    f"put back {put_back}")
-    if NAMES not in missing:
-        return
-    surrogates = NameSurrogates.learn(pairs)
-    run_dir.save_name_surrogates(surrogates)
-    click.echo(f"{run_dir / NAMES}: {len(surrogates.names):,} names; rare ones are translated as "
-               f"{', '.join(surrogates.surrogates) or '(none: no name is held by both sides)'}")
+    if NAMES in missing:
+        surrogates = NameSurrogates.learn(pairs)
+        run_dir.save_name_surrogates(surrogates)
+        click.echo(f"{run_dir / NAMES}: {len(surrogates.names):,} names; rare ones are translated as "
+                   f"{', '.join(surrogates.surrogates) or '(none: no name is held by both sides)'}")
 
 
 @data.command("download")

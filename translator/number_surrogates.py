@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # only annotations: the translate command's fast start never 
     import pandas as pd
 
 from translator.fidelity import SEPARATED, whole_word
-from translator.surrogates import Replacement
+from translator.surrogates import Replacement, spliced
 
 SEPARATORS = ".,"
 MIN_HELD, MIN_HELD_SHARE = 5, 0.9  # a surrogate's verbatim copies in the training pairs (set beforehand, not tuned)
@@ -99,17 +99,8 @@ class NumberSurrogates:
     def mask(self, text: str) -> tuple[str, tuple[Replacement, ...]]:
         """(text with each number written with separators replaced by a surrogate, the replacements made: each
         with the number as the target writes it)."""
-        numbers = list(SEPARATED.finditer(text))
-        if not numbers:
-            return text, ()
-        free = [number for number in self.surrogates if not whole_word(number).search(text)]
-        pieces, replacements, end = [], [], 0
-        for number in numbers[:len(free)]:
-            replacement = Replacement(free.pop(0), self.target_spelling(number.group()))
-            pieces += [text[end:number.start()], replacement.surrogate]
-            replacements.append(replacement)
-            end = number.end()
-        return "".join(pieces) + text[end:], tuple(replacements)
+        numbers = [number.span() for number in SEPARATED.finditer(text)]
+        return spliced(text, numbers, self.surrogates, self.target_spelling) if numbers else (text, ())
 
     def target_spelling(self, spelling: str) -> str:
         quantity = Quantity.read(spelling)

@@ -46,6 +46,19 @@ class Replacement:
     original: str  # what the source said there
 
 
+def spliced(text: str, spans: list[tuple[int, int]], surrogates: tuple[str, ...], put_back=lambda original: original,
+            ) -> tuple[str, tuple[Replacement, ...]]:
+    """(text with its (start, end) spans, in order, replaced by the surrogates it does not already hold as words,
+    one each while any is left; the replacements made, each with `put_back` of the words it replaced)."""
+    free = [surrogate for surrogate in surrogates if not whole_word(surrogate).search(text)]
+    pieces, replacements, end = [], [], 0
+    for (start, stop), surrogate in zip(spans, free):
+        replacements.append(Replacement(surrogate, put_back(text[start:stop])))
+        pieces += [text[end:start], surrogate]
+        end = stop
+    return "".join(pieces) + text[end:], tuple(replacements)
+
+
 def restore(text: str, replacements: tuple[Replacement, ...]) -> str:
     """The output with each surrogate, wherever it stands as a whole word, back to what the source said there."""
     for replacement in replacements:
@@ -74,18 +87,7 @@ class NameSurrogates:
     def mask(self, text: str) -> tuple[str, tuple[Replacement, ...]]:
         """(text with each rarely seen run of names replaced by a surrogate, the replacements made)."""
         runs = self._rare_runs(text)
-        if not runs:
-            return text, ()
-        free = [name for name in self.surrogates if not whole_word(name).search(text)]
-        pieces, replacements, end = [], [], 0
-        for start, stop in runs:
-            if not free:
-                break
-            replacement = Replacement(free.pop(0), text[start:stop])
-            pieces += [text[end:start], replacement.surrogate]
-            replacements.append(replacement)
-            end = stop
-        return "".join(pieces) + text[end:], tuple(replacements)
+        return spliced(text, runs, self.surrogates) if runs else (text, ())
 
     def _is_name(self, word: str) -> bool:
         return word[0].isupper() and (word in self.names or word.lower() not in self.lower_case)
