@@ -360,17 +360,6 @@ def read_sentences(sentences, input_file, skip_bad_lines):
     return read_lines(input_file, skip_bad_lines, warn=lambda message: click.echo(message, err=True))
 
 
-def batches_of(items, size):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 @cli.command()
 @click.argument("sentences", nargs=-1)
 @click.option("--model-dir", type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train` [default: the Spanish->English model in data/models/spa-eng].")
@@ -391,6 +380,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     from translator.folder import RunDir
     from translator.malloc_arenas import limit_malloc_arenas
     from translator.sentences import read_sentences as read_lines
+    from translator.streams import batches, in_streams, share_cores
 
     # what can be refused without the model is, before TensorFlow's import (seconds)
     if batch_size < 1:
@@ -405,6 +395,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8
     plain = not (with_attention or plot_attention) and n_best == 1  # what the cached graph can do
     limit_malloc_arenas()  # before TensorFlow's threads start
+    share_cores()  # each of the two decoding streams its share of the cores, before TensorFlow starts
     load_tensorflow(runtime_only=plain)
     from translator.precision import resolve
     from translator.translation import translation_record
@@ -417,19 +408,24 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, beam_size, greed
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
-    first_alignment = None
-    for number, batch in enumerate(batches_of(sentences, batch_size)):
+
+    def translated(numbered_batch):
+        number, batch = numbered_batch
         if with_attention or (plot_attention and number == 0):
-            results = translator.translate_with_attention(batch, search)
-            first_alignment = first_alignment or (batch[0], results[0][1])
-        else:
-            results = [(result, None) for result in translator.translate(batch, search)]
+            return batch, translator.translate_with_attention(batch, search)
+        return batch, [(result, None) for result in translator.translate(batch, search)]
+
+    first_alignment, done = None, 0
+    for batch, results in in_streams(translated, enumerate(batches(sentences, batch_size))):
+        if done == 0 and plot_attention:
+            first_alignment = (batch[0], results[0][1])
         for index, (source, (result, alignment)) in enumerate(zip(batch, results)):
             if result.truncated:
-                click.echo(f"warning: sentence {number * batch_size + index + 1} is longer than the model's maximum "
+                click.echo(f"warning: sentence {done + index + 1} is longer than the model's maximum "
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             record = translation_record(source, result, alignment, with_attention) if as_json else None
             click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text)
+        done += len(batch)
     if to_cache:
         from translator.fast_start import save_to_cache
         from translator.folder import RunDir
@@ -460,10 +456,12 @@ def evaluate(test_file, model_dir, beam_size, greedy, length_penalty, no_repeat_
     """
     from translator.corpus import read_corpus
     from translator.folder import RunDir
+    from translator.streams import share_cores
 
     run_dir = RunDir(model_dir or DEFAULT_MODEL)
     # a bad test file is refused before TensorFlow's import (seconds), read in the model's direction
     test_pairs = read_corpus(test_file, run_dir.load_config().data).pairs if run_dir.holds_model() else None
+    share_cores()  # each of the two decoding streams its share of the cores, before TensorFlow starts
     load_tensorflow()
     from translator.evaluate import evaluate as run_evaluation
     from translator.evaluate import format_report

@@ -230,11 +230,21 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
         translate_all(translator, sources[:64], search)  # traces the graph
         _, seconds = translate_all(translator, sources, search)
         result[f"{name}_sent_per_s"] = round(len(sources) / seconds, 1)
+        _, seconds = translate_all(translator, sources, search, streams=1)
+        result[f"{name}_sent_per_s_one_stream"] = round(len(sources) / seconds, 1)
     measure_latency(translator, result, "")
     result["decode_sentences"] = len(sources)
-    result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)  # before a second model and XLA's compiler load
-    measure_latency(Translator.load(model_dir, xla_max_batch=1, precision_name=precision_name), result,
-                    "_serve")  # as `serve` runs it
+    result["intra_op_threads"] = int(os.environ["TF_NUM_INTRAOP_THREADS"])
+    result["decode_peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return result
+
+
+def measure_serve_latency(model_dir: Path | None, precision_name: str) -> dict:
+    """One sentence's latency as `serve` runs it: the search XLA-compiled, every core for each op."""
+    from translator.inference import Translator
+
+    result = {}
+    measure_latency(Translator.load(model_dir, xla_max_batch=1, precision_name=precision_name), result, "_serve")
     return result
 
 
@@ -410,6 +420,9 @@ def with_reference_ratios(rows: list[dict], decoding: list[dict], reference: dic
     for result in decoding:
         result["greedy_ratio_to_reference"] = round(result["greedy_sent_per_s"] / reference["greedy_sent_per_s"], 2)
         result["beam5_ratio_to_reference_greedy"] = round(result["beam5_sent_per_s"] / reference["greedy_sent_per_s"], 2)
+        for name in ("greedy", "beam5"):
+            result[f"{name}_one_stream_ratio_to_reference_greedy"] = round(
+                result[f"{name}_sent_per_s_one_stream"] / reference["greedy_sent_per_s"], 2)
         result["latency_ratio_to_reference"] = round(reference["latency_ms"] / result["beam5_latency_ms"], 2)
         result["serve_latency_ratio_to_reference"] = round(reference["latency_ms"] / result["beam5_latency_serve_ms"], 2)
 
@@ -427,6 +440,10 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
                    result["greedy_ratio_to_reference"], f"greedy ({policy})", ""),
                   ("beam 5 vs the reference's greedy, sentences/s", reference["greedy_sent_per_s"],
                    result["beam5_sent_per_s"], result["beam5_ratio_to_reference_greedy"], f"beam 5 ({policy})", ""),
+                  ("the same, one batch at a time (greedy, beam 5)", reference["greedy_sent_per_s"],
+                   f"{result['greedy_sent_per_s_one_stream']:,.0f}, {result['beam5_sent_per_s_one_stream']:,.0f}",
+                   f"{result['greedy_one_stream_ratio_to_reference_greedy']}, "
+                   f"{result['beam5_one_stream_ratio_to_reference_greedy']}", f"({policy})", ""),
                   ("one sentence, ms (ratio: reference / project)", reference["latency_ms"],
                    result["beam5_latency_ms"], result["latency_ratio_to_reference"], f"beam 5 ({policy})", ""),
                   ("one sentence as `serve` runs it (XLA), ms", reference["latency_ms"],
@@ -467,13 +484,17 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
                    f"{STREAMED_RSS_STEPS} steps) on corpora of these sizes, e.g. 100000,2000000: memory should not "
                    "grow with the corpus.")
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
-@click.option("--phase", type=click.Choice(["train", "decode", "matmul", "quality", "norm-cost"]), hidden=True)
+@click.option("--phase", type=click.Choice(["train", "decode", "serve-latency", "matmul", "quality", "norm-cost"]),
+              hidden=True)
 @click.option("--decoder", hidden=True)
 @click.option("--timed-batches", type=int, default=0, hidden=True)
 def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, quality_steps, quality_seeds,
          reference, reference_seconds, tutorial_git, streamed_rss, out, phase, decoder, timed_batches):
     from translator.quiet import import_tensorflow_quietly
+    from translator.streams import share_cores
 
+    if phase == "decode":
+        share_cores()  # as `translate` and `evaluate` decode: two streams, each its share of the cores
     import_tensorflow_quietly()
     if phase == "train":
         import tensorflow as tf
@@ -486,6 +507,9 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         return
     if phase == "decode":
         print(json.dumps(measure_decoding(model_dir, quick, precisions)))
+        return
+    if phase == "serve-latency":
+        print(json.dumps(measure_serve_latency(model_dir, precisions)))
         return
     if phase == "norm-cost":
         print(json.dumps(measure_norm_logging_cost(config_name, decoder, quick)))
@@ -543,7 +567,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         click.echo(f"gradient-norm logging: {100 * norm_cost['gradient_norm_logging_cost']:.1f} % of training time",
                    err=True)
         report.add(gradient_norm_logging=norm_cost)
-        decoding = [child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags)
+        decoding = [{**child("--phase", "decode", "--model-dir", str(model_dir), "--precision", precision_name, *flags),
+                     **child("--phase", "serve-latency", "--model-dir", str(model_dir), "--precision", precision_name)}
                     for precision_name in precisions] if model_dir.exists() else []
         if reference_figures:
             with_reference_ratios(rows, decoding, reference_figures)

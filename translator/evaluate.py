@@ -19,6 +19,7 @@ from translator.fidelity import fidelity
 from translator.files import write_text_atomically
 from translator.config import SearchConfig
 from translator.inference import Translator
+from translator.streams import STREAMS, batches, in_streams
 
 BATCH_SIZE = 64
 
@@ -56,20 +57,23 @@ def score(hypotheses: list[str], test: ReferenceSet) -> dict:
     }
 
 
-def translate_all(translator: Translator, sources: list[str], search: SearchConfig) -> tuple[list[str], float]:
+def translate_all(translator: Translator, sources: list[str], search: SearchConfig,
+                  streams: int = STREAMS) -> tuple[list[str], float]:
     """Hypotheses for `sources` (in their order), and the seconds it took.
 
     Sentences are batched in order of their source tokens, so that a batch's search ends when its sentences do
     rather than waiting for one long batch-mate (an output's length follows its source's in tokens more closely
-    than in characters: the test split's greedy search ran 620 steps in all instead of 727).
+    than in characters: the test split's greedy search ran 620 steps in all instead of 727); two batches are
+    searched at a time (`streams`, streams.py).
     """
     started = time.perf_counter()
     token_counts = translator.token_counts(sources)
-    by_length = sorted(range(len(sources)), key=lambda i: token_counts[i])
+    by_length = list(batches(sorted(range(len(sources)), key=lambda i: token_counts[i]), BATCH_SIZE, streams))
     hypotheses = [""] * len(sources)
-    for start in range(0, len(sources), BATCH_SIZE):
-        batch = by_length[start : start + BATCH_SIZE]
-        for i, translation in zip(batch, translator.translate([sources[i] for i in batch], search)):
+    translated = in_streams(lambda batch: translator.translate([sources[i] for i in batch], search), by_length,
+                            streams)
+    for batch, translations in zip(by_length, translated):
+        for i, translation in zip(batch, translations):
             hypotheses[i] = translation.text
     return hypotheses, time.perf_counter() - started
 

@@ -20,6 +20,7 @@ sentences that are done.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Translator:
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
         self._compiled = {}
+        self._tracing = threading.Lock()  # two decoding streams (streams.py) may ask for one graph at once
 
     @classmethod
     def load(cls, model_dir: str | Path, xla_max_batch: int = 0, precision_name: str = "float32") -> "Translator":
@@ -175,14 +177,18 @@ class Translator:
         # neither the penalty nor the surrogates are in the graph
         line_level = {"length_penalty": 0.0, "name_surrogates": False, "number_surrogates": False}
         key = (replace(search, **line_level), with_attention, xla)
-        if key not in self._compiled:
-            run = self._search_with_attention if with_attention else self._search
-            traced = tf.function(lambda texts, alpha: run(texts, search, alpha, xla), autograph=False,
-                                 input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.float32)])
-            # called as the concrete function: a tf.function's call first matches its inputs to its traces,
-            # about 0.2 ms of Python a call (a tenth of one short sentence's beam search)
-            self._compiled[key] = traced.get_concrete_function()
+        with self._tracing:
+            if key not in self._compiled:
+                self._compiled[key] = self._trace(search, with_attention, xla)
         return self._compiled[key]
+
+    def _trace(self, search: SearchConfig, with_attention: bool, xla: bool):
+        run = self._search_with_attention if with_attention else self._search
+        traced = tf.function(lambda texts, alpha: run(texts, search, alpha, xla), autograph=False,
+                             input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.float32)])
+        # called as the concrete function: a tf.function's call first matches its inputs to its traces,
+        # about 0.2 ms of Python a call (a tenth of one short sentence's beam search)
+        return traced.get_concrete_function()
 
     # --- the Python API --------------------------------------------------------------
     @functools.cached_property
