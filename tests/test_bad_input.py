@@ -148,6 +148,10 @@ TABLE = [
     row("translate-input-not-utf8", "translate", "--model-dir", "{model}", "--input", "{in}/not-utf8.txt", names=("not-utf8.txt", "line 2", "UTF-8")),
     row("translate-stdin-not-utf8", "translate", "--model-dir", "{model}", "--input", "-", stdin=b"Hola.\n\xff\xfe\n", names=("standard input", "line 2", "UTF-8")),
     row("translate-skip-bad-lines", "translate", "--model-dir", "{model}", "--input", "{in}/not-utf8.txt", "--skip-bad-lines", status=0, stdout_lines=3),
+    # the lines read before a bad one are all translated, though two batches are searched at a time (streams.py)
+    row("translate-stdin-not-utf8-after-three-batches", "translate", "--model-dir", "{model}", "--input", "-",
+        "--batch-size", "1", "--greedy", stdin="Hola.\nAdiós.\nGracias.\n".encode() + b"\xff\n",
+        names=("standard input", "line 4", "UTF-8"), stdout_lines=3),
     row("translate-stdin-skip-bad-lines", "translate", "--model-dir", "{model}", "--input", "-", "--skip-bad-lines", "--greedy", stdin=b"\xff\nHola.\n", status=0, stdout_lines=2),
     row("translate-input-empty", "translate", "--model-dir", "{model}", "--input", "{in}/empty.tsv", status=0, stdout_lines=0),
     row("translate-bom-crlf", "translate", "--model-dir", "{model}", "--input", "{in}/bom-crlf.txt", status=0, stdout_lines=2),

@@ -48,6 +48,18 @@ def test_a_failing_batch_raises_where_its_result_is_read():
         next(results)
 
 
+def test_batches_read_before_a_failed_read_still_come_out():
+    def batches_then_a_bad_line():
+        yield [1]
+        yield [2]
+        raise UnicodeError("line 3 is not UTF-8")
+
+    results = in_streams(lambda batch: batch, batches_then_a_bad_line())
+    assert next(results) == [1] and next(results) == [2]  # the second was searched while the third was read
+    with pytest.raises(UnicodeError, match="line 3"):
+        next(results)
+
+
 @pytest.mark.parametrize("count, size, expected", [
     (130, 64, [64, 64, 2]),
     (10, 64, [5, 5]),  # a lone batch is split, so that the second stream has work
