@@ -366,7 +366,7 @@ def read_sentences(sentences, input_file, skip_bad_lines):
 @click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
 @click.option("--skip-bad-lines", is_flag=True, help="A line that is not UTF-8 becomes an empty translation (with a warning) instead of stopping.")
 @search_options(n_best=True)
-@click.option("--batch-size", default=64, show_default=True, help="Sentences translated together.")
+@click.option("--batch-size", default=64, show_default=True, help="Sentences searched together; two batches are searched at a time, and sentences given as arguments that fill less than two are split evenly between them.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
 @click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
