@@ -556,8 +556,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                 row = {"decoder": name, **child("--phase", "train", "--config", config_name, "--decoder", name,
                                                 "--precision", precision_name, "--devices", devices,
                                                 "--timed-batches", batches)}
-                row["matmul_gflops"] = matmul["float32"]
-                row["utilization"] = round(row["achieved_gflops"] / matmul["float32"], 3)
+                row["matmul_gflops"] = matmul[MATMUL_DTYPES[row["precision"]]]  # in the row's compute dtype
+                row["utilization"] = round(row["achieved_gflops"] / row["matmul_gflops"], 3)
                 row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row, matmul)
                 rows.append(row)
                 click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
