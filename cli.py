@@ -354,6 +354,13 @@ def read_sentences(sentences, input_file, skip_bad_lines):
     if input_file is None:
         if not sentences:
             raise OptionError("give sentences to translate, or --input FILE (- for stdin)")
+        # an argument typed empty is a mistake (`translate "$TEXT"` with TEXT unset); a file's empty line is
+        # kept as an empty translation, so that output line N belongs to input line N
+        empty = next((number for number, sentence in enumerate(sentences, 1) if not sentence.strip()), None)
+        if empty is not None:
+            which = "the sentence" if len(sentences) == 1 else f"sentence {empty} of {len(sentences)}"
+            raise OptionError(f"{which} to translate is empty; give some text (or --input FILE, whose empty "
+                              "lines stay empty)")
         return list(sentences)
     if sentences:
         raise OptionError("give sentences or --input, not both")

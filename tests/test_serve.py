@@ -164,6 +164,7 @@ def test_bad_v1_requests_get_a_json_error(client, body, status, fragment):
 @pytest.mark.parametrize("body, status", [
     ({}, 422), ({"q": 5}, 422), ({"q": "Hola.", "format": "html"}, 422), ({"q": ["a"] * 9}, 413),
     ({"q": "Hola.", "source": "es", "target": 7}, 422), ({"q": "Hola.", "alternatives": "2"}, 422),
+    ({"q": ""}, 422), ({"q": " \n "}, 422),
 ])
 def test_bad_libretranslate_requests_get_a_json_error(client, body, status):
     response = client.post("/translate", json=body)

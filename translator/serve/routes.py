@@ -54,6 +54,8 @@ class Routes:
     async def libretranslate(self, request):
         body = await json_body(request, self.max_bytes)
         q = field(body, "q", "text or strings")
+        if isinstance(q, str) and not q.strip():  # a list keeps its empty texts, each answered with an empty one
+            raise ApiError(422, "field 'q' is empty: nothing to translate")
         if field(body, "format", str, "text") not in ("text", ""):
             raise ApiError(422, "field 'format': only \"text\" is supported")
         alternatives = field(body, "alternatives", int, 0)
