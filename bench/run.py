@@ -100,12 +100,11 @@ def matmul_gflops(dtype: str = "float32") -> float:
 MATMUL_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}  # a policy's matmuls
 
 
-def ceiling_pairs_per_s(row: dict, matmul: dict) -> float:
+def ceiling_pairs_per_s(row: dict) -> float:
     """The sentence pairs/s if every FLOP of a training step (`flops_per_token`) ran at the matmul probe's rate in
-    the row's compute dtype: the bound the model's arithmetic sets at these sizes, where its matmuls run no faster
-    than the probe's GRU-sized one."""
-    rate = matmul[MATMUL_DTYPES[row["precision"]]] * 1e9
-    return round(rate / (row["flops_per_token"] * row["target_tokens_per_pair"]), 1)
+    the row's compute dtype (`matmul_gflops`): the bound the model's arithmetic sets at these sizes, where its
+    matmuls run no faster than the probe's GRU-sized one."""
+    return round(row["matmul_gflops"] * 1e9 / (row["flops_per_token"] * row["target_tokens_per_pair"]), 1)
 
 
 def model_config(sizes: dict, decoder: str):
@@ -558,7 +557,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                                                 "--timed-batches", batches)}
                 row["matmul_gflops"] = matmul[MATMUL_DTYPES[row["precision"]]]  # in the row's compute dtype
                 row["utilization"] = round(row["achieved_gflops"] / row["matmul_gflops"], 3)
-                row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row, matmul)
+                row["ceiling_pairs_per_s"] = ceiling_pairs_per_s(row)
                 rows.append(row)
                 click.echo(f"{name} ({row['precision']}, {row['replicas']} replica(s)): "
                            f"{row['train_pairs_per_s']:,.0f} sentence pairs/s", err=True)
