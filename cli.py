@@ -331,17 +331,20 @@ def load_translator(model_dir, precision_name: str = "float32"):
 
 
 def fast_translator(model_dir, search, few_sentences: bool, policy: str):
-    """The model's translate graph from the cache (fast_start.py) for this search setting, or None where it is not
-    cached yet (or the folder has a problem, which the full load then reports). `few_sentences` (given as
-    arguments, not --input) skips the graph optimizer, which costs more than it saves over one batch."""
+    """The model's translate graph for this search setting, as the folder carries it (carried_graph.py) or from
+    the cache (fast_start.py); None where there is neither yet (or the folder has a problem, which the full load
+    then reports). `few_sentences` (given as arguments, not --input) skips the graph optimizer, which costs more
+    than it saves over one batch."""
+    from translator.carried_graph import carried_translator
     from translator.errors import TranslatorError
     from translator.fast_start import cached_translator
     from translator.folder import RunDir
 
     run_dir = RunDir(model_dir or DEFAULT_MODEL)
     try:
-        return cached_translator(run_dir, search, run_dir.load_config().training.max_length,
-                                 optimize=not few_sentences, policy=policy)
+        max_length = run_dir.load_config().training.max_length
+        return (carried_translator(run_dir, search, max_length, optimize=not few_sentences, policy=policy)
+                or cached_translator(run_dir, search, max_length, optimize=not few_sentences, policy=policy))
     except TranslatorError:
         return None
 
@@ -558,6 +561,26 @@ def shrink(model_dir):
     Translator.load(model_dir)  # refuses a damaged folder before anything is rewritten
     before, after = shrink_weights(model_dir)
     click.echo(f"{model_dir}: weights {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB (float16)")
+
+
+@cli.command("carry-graph")
+@click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=existing_model_folder, help="A folder made by `train`.")
+def carry_graph(model_dir):
+    """Store the model's translate graph in its folder (translate_graph/: the graph of its search setting, without
+    the weights): `translate` with that setting then starts fast on any machine, the first time too.
+
+    Run it again after retraining, `shrink` or a new search.json (until then the graph is passed by), and after
+    upgrading this package (the graph is the code's that wrote it)."""
+    load_tensorflow()
+    from translator.carried_graph import carry_graph as write_graph
+    from translator.folder import RunDir
+
+    translator = load_translator(model_dir)
+    search = translator.search_setting()
+    folder = write_graph(translator, RunDir(model_dir), search)
+    size = sum(path.stat().st_size for path in folder.iterdir())
+    click.echo(f"{folder}: the translate graph for beam {search.beam_size}, length penalty {search.length_penalty} "
+               f"({size / 1e6:.1f} MB)")
 
 
 @cli.command()

@@ -36,6 +36,14 @@ def corpora() -> Path:
 
 
 @pytest.fixture
+def translate_cache(tmp_path, monkeypatch):
+    """An empty fast-start cache of the test's own (TRANSLATOR_CACHE), for it and the commands it runs."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TRANSLATOR_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
 def write(tmp_path):
     """write(name, text_or_bytes) -> path of a new file in a temporary folder."""
 

@@ -191,6 +191,10 @@ TABLE = [
     # shrink
     row("shrink-missing", "shrink", "--model-dir", "{in}/absent", names=("absent",)),
     *damaged(("shrink", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"), prefix="shrink-"),
+    # carry-graph
+    row("carry-graph-missing", "carry-graph", "--model-dir", "{in}/absent", names=("absent",)),
+    *damaged(("carry-graph", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"),
+             prefix="carry-graph-"),
     # serve: everything is checked before the port opens
     row("serve-model-dir-missing", "serve", "--model-dir", "{in}/absent", names=("absent", "no such model folder")),
     *damaged(("serve", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"), prefix="serve-"),

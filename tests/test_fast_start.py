@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import REPO, run_cli
 from translator import fast_start
 from translator.config import SearchConfig
-from translator.fast_start import CachedTranslator, cache_entry, save_to_cache
+from translator.fast_start import CachedTranslator, cache_entry, load_signatures, save_to_cache
 from translator.folder import WEIGHTS, RunDir
 from translator.inference import Translator
 
@@ -20,29 +20,22 @@ LINES = ["Estoy aquí.", "", "Hace frío. Estás cansado.", "Estoy cansado, est�
 ARGUMENTS = [line for line in LINES if line]  # translate refuses an empty argument; a file's empty line stays one
 
 
-def entries(cache):
-    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+def entries(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TRANSLATOR_CACHE", str(folder))
-    return folder
-
-
-def test_the_cached_graph_translates_as_the_model_does(toy_model, cache):
+def test_the_cached_graph_translates_as_the_model_does(toy_model, translate_cache):
     translator = Translator.load(toy_model)
     search = translator.search_setting(3)
     save_to_cache(translator, RunDir(toy_model), search)
-    cached = CachedTranslator(cache_entry(RunDir(toy_model), search), 4, search)  # 4 tokens: lines get cut
+    cached = CachedTranslator(load_signatures(cache_entry(RunDir(toy_model), search)), 4, search)  # lines get cut
     translator.max_length = 4
     expected = translator.translate(LINES, search)
     assert [(t.text, t.truncated) for t in cached.translate(LINES, search)] == [(t.text, t.truncated) for t in expected]
     assert [t.score for t in cached.translate(LINES, search)] == pytest.approx([t.score for t in expected], abs=1e-5)
 
 
-def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path, cache):
+def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path, translate_cache):
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
     first = cache_entry(RunDir(model), SearchConfig(beam_size=3))
@@ -54,14 +47,14 @@ def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path
     assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) != first
 
 
-def test_an_entry_is_keyed_by_the_packages_code(toy_model, monkeypatch, cache):
+def test_an_entry_is_keyed_by_the_packages_code(toy_model, monkeypatch, translate_cache):
     first = cache_entry(RunDir(toy_model), SearchConfig())
     monkeypatch.setattr(fast_start, "code_digest", lambda: b"another version of the search")
     assert cache_entry(RunDir(toy_model), SearchConfig()) != first
 
 
 @pytest.mark.slow
-def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_path, cache):
+def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_path, translate_cache):
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
     model_files = sorted(p.name for p in model.rglob("*"))
@@ -72,8 +65,8 @@ def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_
         return result.stdout
 
     full = translate("--beam-size", "3")  # builds the model, then caches its graph
-    assert len(entries(cache)) == 1
-    beam_entry = cache / entries(cache)[0]
+    assert len(entries(translate_cache)) == 1
+    beam_entry = translate_cache / entries(translate_cache)[0]
     assert translate("--beam-size", "3") == full  # from the cache, without the graph optimizer (a few sentences)
     lines = tmp_path / "lines.txt"
     lines.write_text("".join(line + "\n" for line in LINES))
@@ -81,10 +74,10 @@ def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_
     by_line = full.splitlines()
     by_line.insert(LINES.index(""), "")
     assert from_file.returncode == 0 and from_file.stdout.splitlines() == by_line
-    assert len(entries(cache)) == 1
+    assert len(entries(translate_cache)) == 1
     translate("--greedy")  # another setting: another entry
-    assert len(entries(cache)) == 2
-    for entry in cache.iterdir():  # damaged entries: the full path translates and rebuilds them
+    assert len(entries(translate_cache)) == 2
+    for entry in translate_cache.iterdir():  # damaged entries: the full path translates and rebuilds them
         (entry / "saved_model.pb").write_bytes(b"damaged")
     assert translate("--beam-size", "3") == full
     assert (beam_entry / "saved_model.pb").stat().st_size > 100  # rebuilt
@@ -92,12 +85,12 @@ def test_translate_caches_its_graph_once_and_then_starts_from_it(toy_model, tmp_
 
 
 @pytest.mark.slow
-def test_translate_decodes_in_bfloat16_when_asked_from_a_cache_entry_of_its_own(toy_model, cache):
+def test_translate_decodes_in_bfloat16_when_asked_from_a_cache_entry_of_its_own(toy_model, translate_cache):
     float32 = run_cli("translate", "--model-dir", toy_model, *ARGUMENTS, "--greedy")
     bfloat16 = [run_cli("translate", "--model-dir", toy_model, *ARGUMENTS, "--greedy", "--precision", "bfloat16")
                 for _ in range(2)]  # the second from the cache
     assert all(result.returncode == 0 and result.stdout == float32.stdout for result in bfloat16)
-    assert len(entries(cache)) == 2
+    assert len(entries(translate_cache)) == 2
 
 
 def test_the_cache_can_be_turned_off(toy_model, monkeypatch):
@@ -123,7 +116,7 @@ def test_the_cache_keeps_the_latest_used_entries_and_nothing_else(tmp_path):
                                                                                  writing.name])
 
 
-def test_an_entry_holds_each_weight_once(toy_model, cache):
+def test_an_entry_holds_each_weight_once(toy_model, translate_cache):
     translator = Translator.load(toy_model)
     search = translator.search_setting(3)
     save_to_cache(translator, RunDir(toy_model), search)
@@ -132,24 +125,29 @@ def test_an_entry_holds_each_weight_once(toy_model, cache):
     assert sum(int(np.prod(shape)) for shape in weights) == translator.model.count_params()
 
 
-@pytest.mark.slow
-def test_a_translation_from_the_cache_imports_neither_tensorflows_public_api_nor_keras_nor_tensorflow_texts(
-        toy_model, cache):
-    """What keeps its start fast and small (fast_start.py, tensorflow_runtime.py): the CLI's translate in a process
-    of its own."""
-    assert run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy").returncode == 0  # caches
+def translate_with_imports(model, *arguments) -> subprocess.CompletedProcess:
+    """The CLI's `translate --model-dir MODEL ARGUMENTS` in a process of its own, which prints, last, which of the
+    modules the fast start avoids it imported ([] where none)."""
     program = ("import atexit, runpy, sys; "
                "atexit.register(lambda: print(sorted(m for m in ('keras', 'tensorflow_text', 'pandas', 'tensorflow._api')"
                " if m in sys.modules))); "
-               "sys.argv = ['cli.py', 'translate', '--model-dir', sys.argv[1], 'Estoy aquí.', '--greedy']; "
+               "sys.argv = ['cli.py', 'translate', '--model-dir', *sys.argv[1:]]; "
                "runpy.run_path('cli.py', run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", program, str(toy_model)], capture_output=True, text=True,
-                            cwd=REPO, env={**os.environ, "TRANSLATOR_CACHE": str(cache)}, timeout=300)
+    return subprocess.run([sys.executable, "-c", program, str(model), *arguments], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_translation_from_the_cache_imports_neither_tensorflows_public_api_nor_keras_nor_tensorflow_texts(
+        toy_model, translate_cache):
+    """What keeps its start fast and small (fast_start.py, tensorflow_runtime.py)."""
+    assert run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy").returncode == 0  # caches
+    result = translate_with_imports(toy_model, "Estoy aquí.", "--greedy")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "I am here.\n[]\n"
 
 
-def test_the_public_api_read_after_a_runtime_only_import_loads_as_quietly(toy_model, cache):
+def test_the_public_api_read_after_a_runtime_only_import_loads_as_quietly(toy_model, translate_cache):
     """--precision auto reads tf.config after `translate` imported only TensorFlow's runtime (tensorflow_runtime.py):
     the rest of TensorFlow, loading then, must not write its C++ notices to the terminal either."""
     result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy", "--precision", "auto")

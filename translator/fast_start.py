@@ -65,11 +65,17 @@ def cache_entry(run_dir: RunDir, search: SearchConfig, policy: str = "float32") 
     root = cache_root()
     if root is None:
         return None
-    digest = hashlib.sha256(f"{__version__} {astuple(search)} {policy}".encode() + code_digest())
+    digest = model_digest(run_dir, f"{__version__} {astuple(search)} {policy}".encode() + code_digest())
+    return root / f"{run_dir.path.resolve().name}-{digest.hexdigest()[:20]}"
+
+
+def model_digest(run_dir: RunDir, setting: bytes):
+    """A sha256 of `setting` and every model file a translate graph depends on."""
+    digest = hashlib.sha256(setting)
     for name in MODEL_FILES:
         path = run_dir / name
         digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
-    return root / f"{run_dir.path.resolve().name}-{digest.hexdigest()[:20]}"
+    return digest
 
 
 @functools.cache
@@ -84,14 +90,11 @@ def code_digest() -> bytes:
 
 
 class CachedTranslator:
-    """The cached graph behind the Translator's `translate`, for the one search setting it was traced with (the
-    best hypothesis only); `search_setting` and `translate` as the Translator's. `surrogates` (of names, numbers:
-    see translate_lines) serve every line it translates."""
+    """A saved graph behind the Translator's `translate` (its `signatures`: load_signatures'), for the one search
+    setting it was traced with (the best hypothesis only); `search_setting` and `translate` as the Translator's.
+    `surrogates` (of names, numbers: see translate_lines) serve every line it translates."""
 
-    def __init__(self, folder: Path, max_length: int, search: SearchConfig, optimize: bool = True,
-                 surrogates: tuple = ()):
-        register_text_ops()
-        signatures = load_signatures(folder, optimize)
+    def __init__(self, signatures: dict, max_length: int, search: SearchConfig, surrogates: tuple = ()):
         self._search, self._count = signatures["translate"], signatures["token_counts"]
         self.max_length, self.search = max_length, search
         self.surrogates = surrogates
@@ -113,7 +116,7 @@ class CachedTranslator:
         return int(self._count(sentences=[text])["tokens"][0])
 
 
-def load_signatures(folder: Path, optimize: bool) -> dict:
+def load_signatures(folder: Path, optimize: bool = True) -> dict:
     """The SavedModel's signatures as functions of numpy arrays, run in a TensorFlow session of their own.
 
     TensorFlow's own loader (tf.saved_model.load) rebuilds every function of the graph as a Python graph and
@@ -122,18 +125,31 @@ def load_signatures(folder: Path, optimize: bool) -> dict:
     TensorFlow's graph optimizer (grappler), which runs on the first call, off: over a handful of sentences it
     costs more than it saves (measured: the first translation 0.7 s sooner without it, and translating 600
     sentences 5 % slower)."""
-    # tf.compat.v1.ConfigProto, tf.compat.v1.Session, tf.Graph, tf.compat.v1.saved_model.load
+    from tensorflow.python.saved_model import loader_impl, tag_constants  # tf.compat.v1.saved_model.load
+
+    session = graph_session(optimize)
+    loaded = loader_impl.SavedModelLoader(str(folder)).load(session, [tag_constants.SERVING])
+    return signature_functions(session, loaded)
+
+
+def graph_session(optimize: bool):
+    """A TensorFlow session on a graph of its own, with grappler on or off (see load_signatures). The text ops
+    the graphs run are registered first."""
+    # tf.compat.v1.ConfigProto, tf.compat.v1.Session, tf.Graph
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.client import session as session_lib
     from tensorflow.python.framework import ops
-    from tensorflow.python.saved_model import loader_impl, tag_constants
 
+    register_text_ops()
     options = config_pb2.ConfigProto()
     options.graph_options.rewrite_options.disable_meta_optimizer = not optimize
-    session = session_lib.Session(graph=ops.Graph(), config=options)
-    loaded = loader_impl.SavedModelLoader(str(folder)).load(session, [tag_constants.SERVING])
+    return session_lib.Session(graph=ops.Graph(), config=options)
+
+
+def signature_functions(session, meta_graph) -> dict:
+    """Each signature of `meta_graph` (loaded into `session`) as a function of numpy arrays."""
     return {name: functools.partial(run_signature, session, signature)
-            for name, signature in loaded.signature_def.items()}
+            for name, signature in meta_graph.signature_def.items()}
 
 
 def run_signature(session, signature, **inputs) -> dict:
@@ -162,7 +178,7 @@ def cached_translator(run_dir: RunDir, search: SearchConfig, max_length: int, op
         return None
     try:
         surrogates = chosen_surrogates(search, run_dir.load_name_surrogates(), run_dir.load_number_surrogates())
-        translator = CachedTranslator(entry, max_length, search, optimize, surrogates)
+        translator = CachedTranslator(load_signatures(entry, optimize), max_length, search, surrogates)
     except Exception:  # noqa: BLE001 - whatever a damaged entry raises, the full path translates and rebuilds it
         return None
     with contextlib.suppress(OSError):  # a read-only cache

@@ -7,6 +7,8 @@
   search_scores.csv           optional: the dev BLEU of each setting `train` tried
   length_limit.json           optional: how long an output may run, learned from the training pairs
   names.json                  optional: the names the training sources held, for name surrogates (surrogates.py)
+  translate_graph/            optional: the translate graph of the stored search setting, without its weights
+                              (`carry-graph`: a first `translate` on a new machine starts fast; carried_graph.py)
   history.csv                 one row per epoch
   summary.json                what the training run did
   checkpoint/                 everything a resume needs (variables.npz: weights and optimizer state;
@@ -39,6 +41,7 @@ LENGTH_LIMIT = "length_limit.json"
 NAMES = "names.json"
 NUMBERS = "numbers.json"
 HISTORY = "history.csv"
+TRANSLATE_GRAPH = "translate_graph"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint"
 LOGS = "logs"

@@ -1,0 +1,96 @@
+"""A model folder that carries its translate graph (carried_graph.py): the first `translate` starts from it, with
+the weights of the folder's own weights file, and a graph that no longer fits the folder is passed by."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import REPO
+from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
+from translator.carried_graph import RECORD, carried_key, carried_translator, carry_graph
+from translator.config import SearchConfig
+from translator.folder import SEARCH, TRANSLATE_GRAPH, WEIGHTS, RunDir
+from translator.inference import Translator
+
+DEFAULT_MODEL = REPO / "data" / "models" / "spa-eng"
+
+
+@pytest.fixture
+def carrying_model(toy_model, tmp_path):
+    """A copy of the toy model that carries its graph for beam 3 (its search.json)."""
+    model = tmp_path / "model"
+    shutil.copytree(toy_model, model)
+    (model / SEARCH).write_text('{"beam_size": 3, "length_penalty": 0.0}')
+    translator = Translator.load(model)
+    carry_graph(translator, RunDir(model), translator.search_setting())
+    return model
+
+
+def test_a_carried_graph_translates_as_the_model_does(toy_model, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(toy_model, model)
+    translator = Translator.load(model)
+    search = translator.search_setting(3)
+    carry_graph(translator, RunDir(model), search)  # traced at the model's maximum length
+    carried = carried_translator(RunDir(model), search, 4)  # 4 tokens: lines get cut before the graph
+    translator.max_length = 4
+    expected = translator.translate(LINES, search)
+    found = carried.translate(LINES, search)
+    assert [(t.text, t.truncated) for t in found] == [(t.text, t.truncated) for t in expected]
+    assert [t.score for t in found] == pytest.approx([t.score for t in expected], abs=1e-5)
+
+
+def test_the_folder_holds_each_weight_once(carrying_model):
+    """The graph comes without its variables: every one is an array of the folder's weights file."""
+    import h5py
+
+    assert sorted(p.name for p in (carrying_model / TRANSLATE_GRAPH).iterdir()) == ["saved_model.pb", RECORD]
+    variables = json.loads((carrying_model / TRANSLATE_GRAPH / RECORD).read_text())["variables"]
+    with h5py.File(carrying_model / WEIGHTS) as stored:
+        arrays = []
+        stored.visititems(lambda path, item: arrays.append(path) if isinstance(item, h5py.Dataset) else None)
+    assert sorted(variables.values()) == sorted(arrays)
+
+
+def test_a_graph_that_no_longer_fits_the_folder_is_passed_by(carrying_model):
+    run_dir = RunDir(carrying_model)
+    search = SearchConfig(beam_size=3)
+    assert carried_translator(run_dir, search, 50) is not None
+    assert carried_translator(run_dir, SearchConfig(beam_size=4), 50) is None  # another setting
+    assert carried_translator(run_dir, search, 50, policy="mixed_bfloat16") is None  # traced in float32
+    key = carried_key(run_dir, search, "float32")
+    weights = carrying_model / WEIGHTS
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # retrained, say
+    assert carried_key(run_dir, search, "float32") != key
+    assert carried_translator(run_dir, search, 50) is None
+    weights.write_bytes(original)
+    (carrying_model / TRANSLATE_GRAPH / "saved_model.pb").write_bytes(b"damaged")
+    assert carried_translator(run_dir, search, 50) is None
+
+
+@pytest.mark.slow
+def test_translate_starts_from_the_carried_graph_and_caches_nothing(carrying_model, translate_cache):
+    """The CLI's translate in a process of its own: the model's output, nothing cached, and none of the heavy
+    imports the fast start avoids (test_fast_start's last test, here for the carried graph)."""
+    result = translate_with_imports(carrying_model, *ARGUMENTS)  # TRANSLATOR_CACHE: the fixture's
+    assert result.returncode == 0, result.stderr
+    expected = Translator.load(carrying_model).translate(ARGUMENTS, SearchConfig(beam_size=3))
+    assert result.stdout == "".join(t.text + "\n" for t in expected) + "[]\n"
+    assert entries(translate_cache) == []  # the cache was not needed, so not built
+
+
+def test_the_default_model_carries_its_graph_and_it_translates_as_the_code_does():
+    """The carried graph is the code's that wrote it: where a change to the model or the search changes what
+    `translate` outputs, this fails until `python cli.py carry-graph --model-dir data/models/spa-eng` is run."""
+    run_dir = RunDir(DEFAULT_MODEL)
+    translator = Translator.load(DEFAULT_MODEL)
+    search = translator.search_setting()
+    carried = carried_translator(run_dir, search, translator.max_length, optimize=False)
+    assert carried is not None, "the default model carries no graph that fits it: run carry-graph (see above)"
+    sentences = ["Hola.", "¿Dónde está la biblioteca?", "Tengo 1.250,50 euros y me llamo Zbigniew.",
+                 "Mi hermano vive en Valparaíso desde 2019.", "No sé qué hacer con tantos libros viejos.",
+                 "El tren sale a las 7:45 de la mañana.", "¿Por qué no me lo dijiste antes?"]
+    expected = translator.translate(sentences, search)
+    assert [t.text for t in carried.translate(sentences, search)] == [t.text for t in expected]
