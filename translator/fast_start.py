@@ -13,7 +13,8 @@ file the graph depends on, of the setting and of the package's code:
 retraining, `shrink`, another search setting or another version of this
 code make a new entry and never reuse a stale one; the cache keeps the
 latest used 8 (`prune`). Nothing is written into the model folder, which may
-be read-only or shipped.
+be read-only or shipped; a folder can carry its graph itself, so that not even
+the first run builds one (carried_graph.py, which loads it as this module does).
 
 What such a process loads is kept small: `translate` imports TensorFlow's
 runtime without its public Python API and the Keras that API imports
