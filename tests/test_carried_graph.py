@@ -8,9 +8,9 @@ import pytest
 
 from conftest import REPO
 from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
-from translator.carried_graph import RECORD, carried_key, carried_translator, carry_graph
+from translator.carried_graph import RECORD, carried_translator, carry_graph
 from translator.config import SearchConfig
-from translator.folder import SEARCH, TRANSLATE_GRAPH, WEIGHTS, RunDir
+from translator.folder import SEARCH, SOURCE_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 from translator.inference import Translator
 
 DEFAULT_MODEL = REPO / "data" / "models" / "spa-eng"
@@ -54,18 +54,42 @@ def test_the_folder_holds_each_weight_once(carrying_model):
 
 
 def test_a_graph_that_no_longer_fits_the_folder_is_passed_by(carrying_model):
+    import h5py
+    import numpy as np
+
     run_dir = RunDir(carrying_model)
     search = SearchConfig(beam_size=3)
     assert carried_translator(run_dir, search, 50) is not None
     assert carried_translator(run_dir, SearchConfig(beam_size=4), 50) is None  # another setting
     assert carried_translator(run_dir, search, 50, policy="mixed_bfloat16") is None  # traced in float32
-    key = carried_key(run_dir, search, "float32")
-    weights = carrying_model / WEIGHTS
-    original = weights.read_bytes()
-    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # retrained, say
-    assert carried_key(run_dir, search, "float32") != key
+    tokenizer = carrying_model / SOURCE_TOKENIZER
+    original = tokenizer.read_bytes()
+    tokenizer.write_bytes(original + b" ")  # a model trained anew: another vocabulary, say
     assert carried_translator(run_dir, search, 50) is None
-    weights.write_bytes(original)
+    tokenizer.write_bytes(original)
+    with h5py.File(carrying_model / WEIGHTS, "r+") as stored:  # or a model of another size
+        path = next(path for path in json.loads((carrying_model / TRANSLATE_GRAPH / RECORD).read_text())[
+            "variables"].values())
+        shape = stored[path].shape
+        del stored[path]
+        stored[path] = np.zeros((shape[0] + 1, *shape[1:]), np.float32)
+    assert carried_translator(run_dir, search, 50) is None
+
+
+def test_a_graph_still_fits_the_folder_shrunk_or_trained_on(carrying_model):
+    """The graph reads the weights' values from the folder: shrunk (float16, cast in the graph), it translates as
+    the shrunk model does."""
+    from translator.weights import shrink_weights
+
+    shrink_weights(carrying_model)
+    run_dir = RunDir(carrying_model)
+    search = SearchConfig(beam_size=3)
+    carried = carried_translator(run_dir, search, 50)
+    assert carried is not None
+    expected = Translator.load(carrying_model).translate(LINES, search)
+    found = carried.translate(LINES, search)
+    assert [t.text for t in found] == [t.text for t in expected]
+    assert [t.score for t in found] == pytest.approx([t.score for t in expected], abs=1e-5)
     (carrying_model / TRANSLATE_GRAPH / "saved_model.pb").write_bytes(b"damaged")
     assert carried_translator(run_dir, search, 50) is None
 

@@ -8,9 +8,11 @@ default model) and weights.json, which names for each variable of the graph the 
 holds its value. `translate` with that setting loads the graph as from the cache and assigns the weights from the
 h5 file as they are stored (float16 in a shrunk folder, cast in the graph), so the folder holds each weight once.
 
-weights.json also holds a key: a digest of the setting, the dtype policy and the model files (fast_start's
-MODEL_FILES). A folder retrained, shrunk or asked for another setting no longer matches it, and the graph is passed
-by (the cache serves as ever); a damaged one is passed by too.
+weights.json also holds a key: a digest of the setting, the dtype policy and what the graph is built from (the
+config, the tokenizers, the length limit, the weights' names and shapes: `carried_key`). A folder trained anew, or
+asked for another setting, no longer matches it, and the graph is passed by (the cache serves as ever); a damaged
+one is passed by too. Training on (`--resume`) and `shrink` change only the weights' values, which the graph reads
+from the folder, so it stays.
 
 The graph is that of the code that wrote it (as an exported SavedModel is): a change to the search that changes
 what it outputs makes the carried graph stale, which tests/test_carried_graph.py finds for the default model by
@@ -19,6 +21,7 @@ translating with both; `carry-graph` writes it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -27,16 +30,30 @@ from pathlib import Path
 
 from translator.config import SearchConfig
 from translator.errors import ModelDirError
-from translator.fast_start import CachedTranslator, graph_session, model_digest, signature_functions
+from translator.fast_start import CachedTranslator, graph_session, signature_functions
 from translator.files import atomic_path
-from translator.folder import TRANSLATE_GRAPH, WEIGHTS, RunDir
+from translator.folder import CONFIG, LENGTH_LIMIT, SOURCE_TOKENIZER, TARGET_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 from translator.translation import chosen_surrogates
 
 RECORD = "weights.json"  # in TRANSLATE_GRAPH, beside saved_model.pb
+GRAPH_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, LENGTH_LIMIT)  # the weights: their names and shapes
 
 
 def carried_key(run_dir: RunDir, search: SearchConfig, policy: str) -> str:
-    return model_digest(run_dir, f"carried {astuple(search)} {policy}".encode()).hexdigest()
+    """A digest of what the graph depends on: the setting, the dtype policy, the folder's config, tokenizers and
+    length limit, and the names and shapes of its weights, not their values, which it reads when loaded: the
+    graph still fits a folder trained on (`--resume`) or shrunk, and no longer one that a change of model or
+    vocabulary made."""
+    import h5py
+
+    digest = hashlib.sha256(f"{astuple(search)} {policy}".encode())
+    for name in GRAPH_FILES:
+        path = run_dir / name
+        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    with h5py.File(run_dir / WEIGHTS, "r") as stored:
+        stored.visititems(lambda path, item: digest.update(f"{path} {item.shape}".encode())
+                          if isinstance(item, h5py.Dataset) else None)
+    return digest.hexdigest()
 
 
 def carry_graph(translator, run_dir: RunDir, search: SearchConfig) -> Path:
