@@ -3,6 +3,7 @@
 with the reason when it is absent."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,12 +21,28 @@ os.environ.setdefault("TRANSLATOR_CACHE", tempfile.mkdtemp(prefix="translator-ca
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))
 TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"  # 54 short Spanish-English pairs, English first
+DEFAULT_MODEL = REPO / "data" / "models" / "spa-eng"
 
 
 def run_cli(*args, stdin=None, timeout=300) -> subprocess.CompletedProcess:
     """`python cli.py ARGS` as a user runs it, from the repository root; text output captured."""
     return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], capture_output=True, text=True,
                           input=stdin, cwd=REPO, timeout=timeout)
+
+
+def translate_every_way(tmp_path: Path, monkeypatch, *arguments) -> list[subprocess.CompletedProcess]:
+    """`translate ARGUMENTS` with the default model by each path it can take: the full load (a copy of the folder
+    without the graph it carries, which fills an empty cache), from that cache, and from the carried graph."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRANSLATOR_CACHE", str(cache))
+    bare = tmp_path / "spa-eng"
+    shutil.copytree(DEFAULT_MODEL, bare, ignore=shutil.ignore_patterns("translate_graph"))
+    full = run_cli("translate", "--model-dir", bare, *arguments)
+    assert cache.is_dir() and list(cache.iterdir()), full.stderr
+    results = [full, run_cli("translate", "--model-dir", bare, *arguments), run_cli("translate", *arguments)]
+    assert all(result.returncode == 0 for result in results), [result.stderr for result in results]
+    assert len(list(cache.iterdir())) == 1  # the carried graph cached nothing
+    return results
 
 
 @pytest.fixture(scope="session")

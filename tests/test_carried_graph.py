@@ -6,14 +6,12 @@ import shutil
 
 import pytest
 
-from conftest import REPO
+from conftest import DEFAULT_MODEL
 from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
 from translator.carried_graph import RECORD, carried_translator, carry_graph
 from translator.config import SearchConfig
 from translator.folder import SEARCH, SOURCE_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 from translator.inference import Translator
-
-DEFAULT_MODEL = REPO / "data" / "models" / "spa-eng"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, translate_every_way
 from translator.errors import ModelDirError
 from translator.folder import RunDir
 from translator.number_surrogates import MIN_GROUPED, NumberSurrogates, Quantity
@@ -115,13 +115,10 @@ def test_training_stores_the_numbers_and_a_damaged_file_is_named(toy_model, tmp_
 
 
 @pytest.mark.slow
-def test_the_default_model_keeps_amounts_from_the_full_load_and_from_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRANSLATOR_CACHE", str(tmp_path / "cache"))
+def test_the_default_model_keeps_amounts_by_every_path(tmp_path, monkeypatch):
     sentences = ["Pagué 1.250,50 dólares.", "Cuesta 2,5 euros."]  # alone: "1,250,50,00 dollars", "2,5 e 5"
-    first, cached = run_cli("translate", *sentences), run_cli("translate", *sentences)  # the first fills the cache
-    assert first.returncode == 0 and cached.returncode == 0, first.stderr + cached.stderr
-    assert list((tmp_path / "cache").iterdir())
-    assert first.stdout == cached.stdout
+    first, cached, carried = translate_every_way(tmp_path, monkeypatch, *sentences)
+    assert first.stdout == cached.stdout == carried.stdout
     paid, costs = first.stdout.splitlines()
     assert "1,250.50" in paid and "2.5" in costs
     alone = run_cli("translate", *sentences, "--no-number-surrogates")

@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, translate_every_way
 from translator.errors import ModelDirError
 from translator.folder import RunDir
 from translator.surrogates import MIN_SEEN, NameSurrogates, Replacement, restore
@@ -114,11 +114,8 @@ def test_data_names_gives_an_older_folder_its_names_and_never_overwrites_unasked
 
 
 @pytest.mark.slow
-def test_the_default_model_keeps_an_unseen_name_from_the_full_load_and_from_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRANSLATOR_CACHE", str(tmp_path / "cache"))
+def test_the_default_model_keeps_an_unseen_name_by_every_path(tmp_path, monkeypatch):
     sentence = "Oksana nunca dijo nada."  # a probe sentence the model alone gave as "Osks he said nothing."
-    first, cached = run_cli("translate", sentence), run_cli("translate", sentence)  # the first fills the cache
-    assert first.returncode == 0 and cached.returncode == 0, first.stderr + cached.stderr
-    assert list((tmp_path / "cache").iterdir())
-    assert first.stdout == cached.stdout and first.stdout.startswith("Oksana ")
+    first, cached, carried = translate_every_way(tmp_path, monkeypatch, sentence)
+    assert first.stdout == cached.stdout == carried.stdout and first.stdout.startswith("Oksana ")
     assert "Tom" not in first.stdout
