@@ -606,7 +606,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if decoding:
         click.echo(f"\ndecoding with {model_dir} ({decoding[0]['decode_sentences']} unique test sentences):")
         click.echo(pd.DataFrame(decoding).to_string(index=False))
-    click.echo('\n`python cli.py translate "Hola."` (default model, graph cached) against the bare import of '
+    click.echo('\n`python cli.py translate "Hola."` (default model: the graph it carries) against the bare import of '
                f'tensorflow and tensorflow_text, medians of {cli_start["runs"]}:')
     click.echo(pd.DataFrame([cli_start]).drop(columns=["runs"]).to_string(index=False))
     if quality:
