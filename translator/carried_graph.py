@@ -21,7 +21,6 @@ translating with both; `carry-graph` writes it again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from translator.config import SearchConfig
 from translator.errors import ModelDirError
-from translator.fast_start import CachedTranslator, graph_session, signature_functions
+from translator.fast_start import CachedTranslator, graph_session, model_digest, signature_functions
 from translator.files import atomic_path
 from translator.folder import CONFIG, LENGTH_LIMIT, SOURCE_TOKENIZER, TARGET_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 from translator.translation import chosen_surrogates
@@ -46,14 +45,20 @@ def carried_key(run_dir: RunDir, search: SearchConfig, policy: str) -> str:
     vocabulary made."""
     import h5py
 
-    digest = hashlib.sha256(f"{astuple(search)} {policy}".encode())
-    for name in GRAPH_FILES:
-        path = run_dir / name
-        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    digest = model_digest(run_dir, f"{astuple(search)} {policy}".encode(), GRAPH_FILES)
     with h5py.File(run_dir / WEIGHTS, "r") as stored:
-        stored.visititems(lambda path, item: digest.update(f"{path} {item.shape}".encode())
-                          if isinstance(item, h5py.Dataset) else None)
+        for path, array in stored_arrays(stored).items():
+            digest.update(f"{path} {array.shape}".encode())
     return digest.hexdigest()
+
+
+def stored_arrays(stored) -> dict:
+    """{h5 path: dataset} of every array in an open weights file, in the file's order."""
+    import h5py
+
+    found = {}
+    stored.visititems(lambda path, item: found.update({path: item}) if isinstance(item, h5py.Dataset) else None)
+    return found
 
 
 def carry_graph(translator, run_dir: RunDir, search: SearchConfig) -> Path:
@@ -87,10 +92,8 @@ def weight_arrays(exported: Path, weights: Path) -> dict[str, str]:
     with session.graph.as_default():
         values = session.run({op.name: resource_variable_ops.read_variable_op(op.outputs[0], op.get_attr("dtype"))
                               for op in variable_ops(session.graph)})
-    arrays = {}
     with h5py.File(weights, "r") as stored:
-        stored.visititems(lambda path, item: arrays.update({path: item[()]}) if isinstance(item, h5py.Dataset)
-                          else None)
+        arrays = {path: array[()] for path, array in stored_arrays(stored).items()}
     found = {}
     for variable, value in values.items():
         found[variable] = next((path for path, array in arrays.items()

@@ -70,10 +70,10 @@ def cache_entry(run_dir: RunDir, search: SearchConfig, policy: str = "float32") 
     return root / f"{run_dir.path.resolve().name}-{digest.hexdigest()[:20]}"
 
 
-def model_digest(run_dir: RunDir, setting: bytes):
-    """A sha256 of `setting` and every model file a translate graph depends on."""
+def model_digest(run_dir: RunDir, setting: bytes, names: tuple = MODEL_FILES):
+    """A sha256 of `setting` and the model files `names` (by default every one a translate graph depends on)."""
     digest = hashlib.sha256(setting)
-    for name in MODEL_FILES:
+    for name in names:
         path = run_dir / name
         digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
     return digest
