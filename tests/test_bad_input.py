@@ -131,6 +131,7 @@ TABLE = [
     row("train-copy-without-attention", "train", TOY, "--model-dir", "{new}", "--decoder", "feedback", "--copy", names=("--copy", "--decoder")),
     row("compare-copy-with-other-decoders", "compare", TOY, "--out", "{new}", "--copy", "--decoders", "init,attention", names=("--copy", "--decoders")),
     row("train-unknown-decoder", "train", TOY, "--model-dir", "{new}", "--decoder", "transformer", names=("--decoder",)),
+    row("train-unknown-merge", "train", TOY, "--model-dir", "{new}", "--merge", "average", names=("--merge", "average")),
     row("train-bad-yaml", "train", TOY, "--model-dir", "{new}", "--config", "{in}/bad.yaml", names=("bad.yaml", "line")),
     row("train-yaml-not-a-mapping", "train", TOY, "--model-dir", "{new}", "--config", "{in}/not-a-mapping.yaml", names=("not-a-mapping.yaml",)),
     row("train-yaml-unknown-option", "train", TOY, "--model-dir", "{new}", "--config", "{in}/unknown-option.yaml", names=("unitz",)),

@@ -22,17 +22,18 @@ TARGET_IN = np.array([[1, 4, 5, 0], [1, 6, 7, 8]], "int32")
 TARGET_OUT = np.array([[4, 5, 2, 0], [6, 7, 8, 2]], "int32")
 
 
-def tiny_model(cell, decoder, bidirectional, layers=2, copy=False):
+def tiny_model(cell, decoder, bidirectional, layers=2, copy=False, merge="concat"):
     config = dict(decoder=decoder, cell=cell, units=8, embedding_dim=6, layers=layers, bidirectional=bidirectional,
-                  context="mean" if bidirectional else "last", copy=copy)
+                  context="mean" if bidirectional else "last", copy=copy, merge=merge)
     return Seq2Seq(50, 50 if copy else 40, config=config, seed=3).build_with_dummy_batch()
 
 
-@pytest.mark.parametrize("cell,decoder,bidirectional,copy", [
-    ("rnn", "init", False, False), ("lstm", "feedback", True, False), ("gru", "attention", True, False),
-    ("lstm", "context", False, False), ("gru", "attention", True, True)])
-def test_the_step_by_step_run_is_the_models_own(cell, decoder, bidirectional, copy):
-    model = tiny_model(cell, decoder, bidirectional, copy=copy)
+@pytest.mark.parametrize("cell,decoder,bidirectional,copy,merge", [
+    ("rnn", "init", False, False, "concat"), ("lstm", "feedback", True, False, "concat"),
+    ("gru", "attention", True, False, "concat"), ("lstm", "context", False, False, "concat"),
+    ("gru", "attention", True, True, "concat"), ("lstm", "attention", True, False, "sum")])
+def test_the_step_by_step_run_is_the_models_own(cell, decoder, bidirectional, copy, merge):
+    model = tiny_model(cell, decoder, bidirectional, copy=copy, merge=merge)
     expected = model.encoder(SOURCE)
     encoded, _ = run_encoder(model.encoder, SOURCE)
     real = SOURCE != 0

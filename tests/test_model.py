@@ -14,10 +14,10 @@ SOURCE = np.array([[1, 5, 6, 7, 2, 0, 0], [1, 8, 2, 0, 0, 0, 0]], "int32")
 TARGET_IN = np.array([[1, 9, 10, 11], [1, 12, 0, 0]], "int32")
 
 
-def tiny(decoder, cell="gru", bidirectional=True, layers=2, context="last", seed=3, readout=0):
+def tiny(decoder, cell="gru", bidirectional=True, layers=2, context="last", seed=3, readout=0, merge="concat"):
     keras.utils.set_random_seed(seed)
     config = dict(decoder=decoder, cell=cell, units=8, embedding_dim=6, bidirectional=bidirectional,
-                  layers=layers, context=context, dropout=0.0, readout=readout)
+                  layers=layers, context=context, dropout=0.0, readout=readout, merge=merge)
     return Seq2Seq(20, 30, config=config, seed=seed).build_with_dummy_batch()
 
 
@@ -49,6 +49,30 @@ def test_encoder_context_width(context, bidirectional):
     assert encoded["context"].shape == (2, width)
     assert encoded["cell_state"].shape == (2, width)
     assert encoded["mask"].numpy().sum(1).tolist() == [5, 3]
+
+
+def test_summed_directions_are_the_concatenated_halves_added():
+    """merge sum: memory, context and LSTM cell state are what concat gives with the same weights, its two
+    direction halves added (a one-layer encoder: a second layer would read a different width)."""
+    joined = tiny("init", "lstm", layers=1, context="last")
+    summed = tiny("init", "lstm", layers=1, context="last", merge="sum", seed=4)
+    summed.encoder.set_weights(joined.encoder.get_weights())
+    both, one = joined.encoder(SOURCE), summed.encoder(SOURCE)
+    for key in ("memory", "context", "cell_state"):
+        halves = both[key].numpy()
+        assert one[key].shape[-1] == 8
+        np.testing.assert_allclose(one[key].numpy(), halves[..., :8] + halves[..., 8:], atol=1e-6)
+
+
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_summed_directions_feed_every_decoder_at_the_units_width(decoder):
+    model = tiny(decoder, "gru", merge="sum")
+    assert model.decoder.context_width == 8
+    if decoder != "context":  # whose start state is learned
+        assert model.decoder.bridge.hidden is None  # h'_0 = c where the widths agree
+    assert logits_of(model).shape == (2, 4, 30)
+    short = logits_of(model, SOURCE[1:, :3], TARGET_IN[1:])
+    np.testing.assert_allclose(short, logits_of(model, SOURCE[1:], TARGET_IN[1:]), atol=1e-5)
 
 
 @pytest.mark.parametrize("decoder", list(DECODERS))
@@ -127,6 +151,6 @@ def test_free_running_feeds_back_predictions():
 
 
 def test_config_round_trips():
-    model = tiny("attention", "lstm", readout=4)
+    model = tiny("attention", "lstm", readout=4, merge="sum")
     again = Seq2Seq.from_config(model.get_config())
     assert again.config == model.config == ModelConfig(**model.get_config()["config"])

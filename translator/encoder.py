@@ -9,12 +9,14 @@ from translator.cells import recurrent_layer, state_size
 from translator.errors import OptionError
 
 CONTEXTS = ("last", "dense", "mean")
+MERGES = ("concat", "sum")  # how a bidirectional layer joins its two directions (Keras' merge_mode)
 
 
 class Encoder(keras.layers.Layer):
     """source ids [batch, src_len] -> {"memory", "mask", "context", "cell_state"}.
 
-    memory:     h_1..h_N of the top layer [batch, src_len, width], width = units (x2 if bidirectional)
+    memory:     h_1..h_N of the top layer [batch, src_len, width], width = units (x2 if bidirectional and the
+                directions are concatenated; summed, as the TensorFlow tutorial's encoder does, they keep units)
     mask:       [batch, src_len] bool, True on real tokens
     context:    c [batch, width]: h_N ("last"), tanh(q h_N) ("dense"),
                 or tanh(q mean_j h_j) over real positions ("mean")
@@ -22,15 +24,18 @@ class Encoder(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, embedding_dim, units, layers=1, cell="gru", bidirectional=False,
-                 context="last", dropout=0.0, **kwargs):
+                 context="last", dropout=0.0, merge="concat", **kwargs):
         super().__init__(**kwargs)
         if context not in CONTEXTS:
             raise OptionError(f"`context`: unknown '{context}'; choose one of {', '.join(CONTEXTS)}")
+        if merge not in MERGES:
+            raise OptionError(f"`merge`: unknown '{merge}'; choose one of {', '.join(MERGES)}")
         if layers < 1:
             raise OptionError(f"`layers` must be at least 1, got {layers}")
         self.vocab_size, self.embedding_dim, self.units, self.layers = vocab_size, embedding_dim, units, layers
         self.cell, self.bidirectional, self.context, self.dropout = cell, bidirectional, context, dropout
-        self.width = units * (2 if bidirectional else 1)
+        self.merge = merge
+        self.width = units * (2 if bidirectional and merge == "concat" else 1)
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.recurrent = [self._layer(i) for i in range(layers)]
         self.between = keras.layers.Dropout(dropout, name="dropout")
@@ -39,7 +44,7 @@ class Encoder(keras.layers.Layer):
     def _layer(self, index):
         layer = recurrent_layer(self.cell, self.units, name=f"{self.cell}_{index}")
         if self.bidirectional:
-            return keras.layers.Bidirectional(layer, merge_mode="concat", name=f"bi{self.cell}_{index}")
+            return keras.layers.Bidirectional(layer, merge_mode=self.merge, name=f"bi{self.cell}_{index}")
         return layer
 
     def call(self, source, training=False):
@@ -59,12 +64,18 @@ class Encoder(keras.layers.Layer):
         return encoded if cell_state is None else {**encoded, "cell_state": cell_state}
 
     def _final_state(self, states):
-        """(h_N, LSTM c_N or None) of the top layer; both directions concatenated."""
+        """(h_N, LSTM c_N or None) of the top layer; both directions joined as their outputs are."""
         per_direction = state_size(self.cell)
         directions = [states[i : i + per_direction] for i in range(0, len(states), per_direction)]
-        hidden = ops.concatenate([d[0] for d in directions], axis=-1)
-        cell = ops.concatenate([d[1] for d in directions], axis=-1) if per_direction == 2 else None
+        hidden = self.joined([d[0] for d in directions])
+        cell = self.joined([d[1] for d in directions]) if per_direction == 2 else None
         return hidden, cell
+
+    def joined(self, per_direction):
+        """A layer's tensors of each direction [..., units] as one, the way `merge` says."""
+        if len(per_direction) == 1:
+            return per_direction[0]
+        return ops.concatenate(per_direction, axis=-1) if self.merge == "concat" else ops.add(*per_direction)
 
     def _context(self, memory, mask, hidden):
         if self.context == "last":
@@ -80,5 +91,5 @@ class Encoder(keras.layers.Layer):
             **super().get_config(),
             "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "units": self.units,
             "layers": self.layers, "cell": self.cell, "bidirectional": self.bidirectional,
-            "context": self.context, "dropout": self.dropout,
+            "context": self.context, "dropout": self.dropout, "merge": self.merge,
         }

@@ -27,7 +27,7 @@ class Seq2Seq(keras.Model):
         self.config = ModelConfig(**(config or {}))
         c = self.config
         self.encoder = Encoder(source_vocab_size, c.embedding_dim, c.units, c.layers, c.cell, c.bidirectional,
-                               c.context, c.dropout, name="encoder")
+                               c.context, c.dropout, c.merge, name="encoder")
         if c.copy and source_vocab_size != target_vocab_size:
             raise ValueError("a copying model needs one vocabulary for both sides (source ids are target ids)")
         copying = {"copy": True} if c.copy else {}  # only the attention decoder copies (ModelConfig checks)

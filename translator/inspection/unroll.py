@@ -98,7 +98,7 @@ def run_encoder(encoder, source, probes=None, record_gates: bool = False):
                 name = f"encoder {index + 1}" + ((" backward" if backwards else " forward")
                                                  if encoder.bidirectional else "")
                 gates[name] = layer_gates
-        x = ops.concatenate(outputs, axis=-1)
+        x = encoder.joined(outputs)
     return encoder.encoded(ops.transpose(x, (1, 0, 2)), mask, states), gates
 
 

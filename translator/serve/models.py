@@ -79,7 +79,7 @@ def model_card(name: str, spec: ModelSpec, translator) -> dict:
         "title": card_text.splitlines()[0].lstrip("# ").strip() if card_text else name,
         "decoder": config.model.decoder, "cell": config.model.cell, "units": config.model.units,
         "embedding_dim": config.model.embedding_dim, "layers": config.model.layers,
-        "bidirectional": config.model.bidirectional,
+        "bidirectional": config.model.bidirectional, "merge": config.model.merge,
         "vocab_size": {"source": translator.source_tokenizer.vocab_size, "target": translator.target_tokenizer.vocab_size},
         "parameters": summary.get("parameters"),
         "max_length": translator.max_length,
