@@ -109,7 +109,7 @@ class ModelConfig(Checked):
     bidirectional: bool = option(True, "Encoder direction.", negative="--unidirectional")
     merge: str = option("concat", "How a bidirectional encoder joins its two directions: concat (memory and context "
                         "2 x units wide) or sum (units wide, as the TensorFlow tutorial's encoder: the attention "
-                        "decoder's step reads half as much context).", choices="translator.encoder:MERGES")
+                        "decoder's step reads half as much context; faster, but learned less per step here).", choices="translator.encoder:MERGES")
     context: str = option("last", "c = h_N, tanh(q h_N), or tanh(q mean h_j).", choices="translator.encoder:CONTEXTS")
     dropout: float = option(0.1, "Between encoder layers.", minimum=0.0, below=1.0)
     readout: int = option(0, "Width of a tanh layer between the decoder state (and context) and the output layer; "
