@@ -569,9 +569,9 @@ def carry_graph(model_dir):
     """Store the model's translate graph in its folder (translate_graph/: the graph of its search setting, without
     the weights): `translate` with that setting then starts fast on any machine, the first time too.
 
-    It reads the weights from the folder, so it stays after `shrink` or `train --resume`; run it again after
-    training a new model into the folder or a new search.json (until then the graph is passed by), and after
-    upgrading this package (the graph is the code's that wrote it)."""
+    `train` ends by writing it (unless --no-carry-graph). It reads the weights from the folder, so it stays after
+    `shrink` or `train --resume`; run this for a folder without one, after a new search.json (until then the graph
+    is passed by), and after upgrading this package (the graph is the code's that wrote it)."""
     load_tensorflow()
     from translator.carried_graph import carry_graph as write_graph
     from translator.folder import RunDir

@@ -90,7 +90,7 @@ def toy_model(tmp_path_factory) -> Path:
         target_text=TextConfig(vocab_size=300),
         model=ModelConfig(decoder="attention", units=64, embedding_dim=32, dropout=0.0),
         training=TrainingConfig(batch_size=8, epochs=40, learning_rate=0.01, warmup_steps=5, patience=100,
-                                checkpoint_every=1000),
+                                checkpoint_every=1000, carry_graph=False),  # the cache's tests translate it
     )
     train(TOY, model_dir, config, dev=TOY, echo=lambda *_: None, progress_bar=False)
     return model_dir

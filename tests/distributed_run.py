@@ -28,7 +28,7 @@ def main(spec: dict) -> None:
     config = RunConfig(data=CorpusFormat(reverse=True), model=ModelConfig(units=32, embedding_dim=16, dropout=0.0),
                        training=TrainingConfig(batch_size=16, epochs=spec.get("epochs", 6), learning_rate=0.005,
                                                warmup_steps=10, patience=100, checkpoint_every=1000,
-                                               tune_search=False))
+                                               tune_search=False, carry_graph=False))
     for run in spec["runs"]:
         trainer = train(spec["corpus"], run["model_dir"], config, dev=spec["dev"], resume=run.get("resume", False),
                         force=not run.get("resume", False), echo=lambda *_: None, progress_bar=False,

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import DEFAULT_MODEL
+from conftest import DEFAULT_MODEL, TOY, run_cli
 from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
 from translator.carried_graph import RECORD, carried_translator, carry_graph
 from translator.config import SearchConfig
@@ -101,6 +101,23 @@ def test_translate_starts_from_the_carried_graph_and_caches_nothing(carrying_mod
     expected = Translator.load(carrying_model).translate(ARGUMENTS, SearchConfig(beam_size=3))
     assert result.stdout == "".join(t.text + "\n" for t in expected) + "[]\n"
     assert entries(translate_cache) == []  # the cache was not needed, so not built
+
+
+@pytest.mark.slow
+def test_train_ends_by_carrying_the_graph_that_translate_then_starts_from(tmp_path, translate_cache):
+    """A user's own model starts fast on its first `translate` too: `train` stores the graph of the search setting
+    it chose (here the only one it tries), which translates as the model does, with nothing cached."""
+    model = tmp_path / "model"
+    trained = run_cli("train", TOY, "--reverse", "--model-dir", model, "--units", "16", "--embedding-dim", "8",
+                      "--tokenizer", "word", "--batch-size", "8", "--epochs", "2", "--tune-beam-sizes", "3",
+                      "--tune-length-penalties", "0")
+    assert trained.returncode == 0, trained.stderr
+    assert f"translate graph for beam 3, length penalty 0 stored in {model / TRANSLATE_GRAPH}" in trained.stdout
+    result = translate_with_imports(model, *ARGUMENTS)
+    assert result.returncode == 0, result.stderr
+    expected = Translator.load(model).translate(ARGUMENTS, SearchConfig(beam_size=3))
+    assert result.stdout == "".join(t.text + "\n" for t in expected) + "[]\n"
+    assert entries(translate_cache) == []
 
 
 def test_the_default_model_carries_its_graph_and_it_translates_as_the_code_does():

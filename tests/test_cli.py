@@ -118,7 +118,8 @@ def test_real_corpus_check_against_test_split_reports_no_overlap(corpora):
     assert overlap["shared_source_sentences"] == overlap["shared_target_sentences"] == overlap["shared_pairs"] == 0
 
 
-TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8", "--no-tune-search"]
+TINY = ["--units", "16", "--embedding-dim", "8", "--tokenizer", "word", "--batch-size", "8", "--no-tune-search",
+        "--no-carry-graph"]
 
 
 @pytest.mark.slow
@@ -131,6 +132,7 @@ def test_train_from_a_config_file_then_translate_every_way(tmp_path):
     assert "epoch 2/2" in result.stdout and "epoch 3/" not in result.stdout  # the command line won
     saved = json.loads((model / "config.json").read_text())
     assert saved["model"]["decoder"] == "feedback" and saved["data"]["reverse"] is True
+    assert not (model / "translate_graph").exists()  # --no-carry-graph (TINY)
 
     by_argument = run("translate", "Estoy aquí.", "Hace frío.", "--model-dir", model, "--greedy")
     assert by_argument.returncode == 0, by_argument.stderr

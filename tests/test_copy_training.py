@@ -49,7 +49,7 @@ def copying_model(tmp_path_factory, names):
     config = RunConfig(data=CorpusFormat(reverse=True), source_text=text, target_text=text,
                        model=ModelConfig(decoder="attention", copy=True, units=64, embedding_dim=32, dropout=0.0),
                        training=TrainingConfig(batch_size=16, epochs=10, learning_rate=0.01, patience=100,
-                                               tune_search=False))
+                                               tune_search=False, carry_graph=False))
     train(folder / "train.tsv", folder / "model", config, echo=lambda *_: None, progress_bar=False)
     return folder / "model"
 

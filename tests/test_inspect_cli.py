@@ -12,7 +12,8 @@ from conftest import TOY, run_cli
 pytestmark = pytest.mark.slow  # trains models and runs whole commands
 
 TINY = ["--reverse", "--dev", TOY, "--units", "32", "--embedding-dim", "16", "--tokenizer", "word", "--batch-size", "8",
-        "--epochs", "6", "--warmup-steps", "5", "--learning-rate", "0.01", "--clip-norm", "1", "--no-tune-search"]
+        "--epochs", "6", "--warmup-steps", "5", "--learning-rate", "0.01", "--clip-norm", "1", "--no-tune-search",
+        "--no-carry-graph"]
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,8 @@ def test_a_resumed_streamed_run_ends_with_the_same_weights(tmp_path, monkeypatch
     config = RunConfig(source_text=words, target_text=words,
                        model=ModelConfig(units=16, embedding_dim=8, dropout=0.0),
                        training=TrainingConfig(batch_size=8, epochs=2, learning_rate=0.01, warmup_steps=5,
-                                               checkpoint_every=5, stream="on", tune_search=False))
+                                               checkpoint_every=5, stream="on", tune_search=False,
+                                               carry_graph=False))
 
     def run(name, **kwargs):
         return train(TOY, tmp_path / name, config, dev=TOY, echo=lambda *_: None, progress_bar=False, **kwargs)

@@ -158,7 +158,8 @@ def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds
         echo(f"{variant.name}: training")
         config = replace(base, data=CorpusFormat(),
                          model=replace(base.model, decoder=variant.decoder, cell=variant.cell),
-                         training=replace(base.training, seed=variant.seed, tune_search=False))  # scored below
+                         training=replace(base.training, seed=variant.seed, tune_search=False,  # scored below
+                                          carry_graph=False))
         resume = RunDir(model_dir).checkpoint_folder() is not None
         started = time.monotonic()
         run = train(train_file, model_dir, config, dev=dev_file, resume=resume, force=not resume, echo=echo,

@@ -178,6 +178,9 @@ class TrainingConfig(Checked):
     tune_search: bool = option(True, "End by choosing the beam size and length penalty with the best dev BLEU "
                                "(over the two lists below) and storing them in search.json, which translate, "
                                "evaluate, export and serve use by default.", negative="--no-tune-search")
+    carry_graph: bool = option(True, "End by storing the translate graph of the stored search setting in the folder "
+                               "(translate_graph/, about 1 MB; what `carry-graph` writes), so that the model's first "
+                               "translate starts fast too.", negative="--no-carry-graph")
     tune_beam_sizes: str = option("5,8", "Beam sizes that --tune-search tries (comma-separated, each above 1).")
     tune_length_penalties: str = option("0,0.6,1.0", "Length penalties (GNMT alpha) that --tune-search tries.")
     precision: str = option("float32", "Compute dtype of the layers (variables, logits and loss stay float32): "
