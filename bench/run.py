@@ -427,6 +427,17 @@ def with_reference_ratios(rows: list[dict], decoding: list[dict], reference: dic
         result["serve_latency_ratio_to_reference"] = round(reference["latency_ms"] / result["beam5_latency_serve_ms"], 2)
 
 
+def runaway_caveat(reference: dict) -> str:
+    """A line for the table's reader where the tutorial's greedy figure was made slow by outputs run on to its
+    limit (tutorial.runaway_count), else an empty string."""
+    runaway = reference.get("runaway_hypotheses", 0)
+    if not runaway:
+        return ""
+    return (f"read the decoding ratios with care: {runaway} of the tutorial's test outputs ran on to its 500-token "
+            f"limit, each holding its batch of 64 for hundreds of steps, which slowed its greedy figure "
+            f"({reference['greedy_sent_per_s']:,.0f} sentences/s) by chance; a run with none compares decoding fairly")
+
+
 def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
     """Per-sentence figures side by side: the reference's and this project's, with the ratio."""
     import pandas as pd
@@ -597,6 +608,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if reference_figures:
         click.echo("per sentence, against the TensorFlow tutorial run in this benchmark (ratio > 1: faster):")
         click.echo(reference_table(reference_figures, rows, decoding).to_string(index=False) + "\n")
+        if runaway_caveat(reference_figures):
+            click.echo(runaway_caveat(reference_figures) + "\n")
     table = pd.DataFrame(rows).set_index(["decoder", "precision"])
     click.echo(f"training, {config_name} sizes {CONFIGS[config_name]} (tokens: target subword tokens):")
     click.echo(table.to_string())

@@ -1,6 +1,7 @@
 """The benchmark's measurement of a whole command (bench/run.py `measured_process`): its peak memory is the
 command's own, not that of the benchmark process it was started from; and its results file, which a failing step
-leaves holding what was measured before it."""
+leaves holding what was measured before it; and the line it prints where the tutorial's decoding was slowed by
+outputs run on to its limit."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
-from run import measured_process  # noqa: E402
+from run import measured_process, runaway_caveat  # noqa: E402
 
 
 def test_a_commands_peak_is_its_own_and_its_exit_status_comes_back():
@@ -35,3 +36,10 @@ def test_a_failed_step_leaves_what_the_steps_before_it_measured(corpora, tmp_pat
     written = json.loads(out.read_text())
     assert written["matmul_gflops_by_dtype"]["float32"] > 0  # measured before the failing step
     assert written["failed"].startswith("benchmark step --phase train --config tutorial --decoder nosuch")
+
+
+def test_the_tutorial_s_runaway_outputs_are_named_beside_the_decoding_ratios():
+    assert runaway_caveat({"runaway_hypotheses": 0, "greedy_sent_per_s": 1054.2}) == ""
+    assert runaway_caveat({"greedy_sent_per_s": 1054.2}) == ""  # a reference run before the count existed
+    caveat = runaway_caveat({"runaway_hypotheses": 2, "greedy_sent_per_s": 409.9})
+    assert "2 of the tutorial's test outputs" in caveat and "410 sentences/s" in caveat
