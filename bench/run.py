@@ -608,8 +608,9 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
     if reference_figures:
         click.echo("per sentence, against the TensorFlow tutorial run in this benchmark (ratio > 1: faster):")
         click.echo(reference_table(reference_figures, rows, decoding).to_string(index=False) + "\n")
-        if runaway_caveat(reference_figures):
-            click.echo(runaway_caveat(reference_figures) + "\n")
+        caveat = runaway_caveat(reference_figures)
+        if caveat:
+            click.echo(caveat + "\n")
     table = pd.DataFrame(rows).set_index(["decoder", "precision"])
     click.echo(f"training, {config_name} sizes {CONFIGS[config_name]} (tokens: target subword tokens):")
     click.echo(table.to_string())
