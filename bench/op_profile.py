@@ -68,7 +68,7 @@ def profiled(section, log_dir: Path):
 
 @click.group()
 def main():
-    from translator.quiet import import_tensorflow_quietly
+    from translator.startup.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
 
@@ -101,10 +101,10 @@ def train(decoder, config_name, steps, top, precision):
 @click.option("--beam-size", default=1, show_default=True)
 @click.option("--top", default=15, show_default=True)
 def decode(model_dir, sentences, beam_size, top):
-    from translator.corpus import CorpusFormat, read_corpus
-    from translator.evaluate import ReferenceSet, translate_all
+    from translator.data.corpus import CorpusFormat, read_corpus
+    from translator.evaluation.evaluate import ReferenceSet, translate_all
     from translator.config import SearchConfig
-    from translator.inference import Translator
+    from translator.decoding.inference import Translator
 
     translator = Translator.load(model_dir)
     sources = ReferenceSet.from_pairs(read_corpus(CORPORA / "spa-eng" / "test.tsv", CorpusFormat(reverse=True)).pairs).sources

@@ -31,9 +31,9 @@ CONFIGS = {
     # The TensorFlow NMT tutorial's sizes, for a comparison at equal size. Its output layer reads a
     # 256-wide vector; here `readout` gives the attention decoder the same (see decoders.OutputLayer).
     "tutorial": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 5000,
-                 "batch_size": 64, "attention_readout": 256, "model_dir": "data/models/spa-eng-small"},
+                 "batch_size": 64, "attention_readout": 256, "model_dir": "translator/pretrained/spa-eng-small"},
     "default": {"embedding_dim": 256, "units": 256, "bidirectional": True, "cell": "gru", "vocab_size": 8000,
-                "batch_size": 64, "attention_readout": 0, "model_dir": "data/models/spa-eng"},
+                "batch_size": 64, "attention_readout": 0, "model_dir": "translator/pretrained/spa-eng"},
 }
 WARMUP_STEPS = 10
 QUICK_TIMED_BATCHES = 150  # of an epoch's 1,803 at batch 64
@@ -48,7 +48,7 @@ def peak_rss_mb() -> float:
 def tokenizers(sizes: dict, train_pairs):
     """WordPiece tokenizers of the configured size, learned once and cached in bench/cache."""
     from translator.config import TextConfig
-    from translator.text import Tokenizer
+    from translator.data.text import Tokenizer
 
     CACHE.mkdir(exist_ok=True)
     result = []
@@ -119,8 +119,8 @@ def training_setup(config_name: str, decoder: str, precision_name: str = "float3
     """(compiled train step, iterator over training batches, target tokenizer, sizes) at the configuration's sizes,
     on the spa-eng split."""
     from translator.config import RunConfig, TrainingConfig
-    from translator.corpus import CorpusFormat, read_corpus
-    from translator.pipeline import encode_pairs, make_dataset
+    from translator.data.corpus import CorpusFormat, read_corpus
+    from translator.data.pipeline import encode_pairs, make_dataset
     from translator.training import TrainStep
     from translator.training.distribution import strategy_for
 
@@ -213,9 +213,9 @@ def measure_norm_logging_cost(config_name: str, decoder: str, quick: bool) -> di
 
 def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -> dict:
     from translator.config import SearchConfig
-    from translator.corpus import CorpusFormat, read_corpus
-    from translator.evaluate import ReferenceSet, translate_all
-    from translator.inference import Translator
+    from translator.data.corpus import CorpusFormat, read_corpus
+    from translator.evaluation.evaluate import ReferenceSet, translate_all
+    from translator.decoding.inference import Translator
 
     started = time.perf_counter()  # TensorFlow is imported: what follows is what a `translate` adds to the import
     translator = Translator.load(model_dir, precision_name=precision_name)
@@ -240,7 +240,7 @@ def measure_decoding(model_dir: Path | None, quick: bool, precision_name: str) -
 
 def measure_serve_latency(model_dir: Path | None, precision_name: str) -> dict:
     """One sentence's latency as `serve` runs it: the search XLA-compiled, every core for each op."""
-    from translator.inference import Translator
+    from translator.decoding.inference import Translator
 
     result = {}
     measure_latency(Translator.load(model_dir, xla_max_batch=1, precision_name=precision_name), result, "_serve")
@@ -269,8 +269,8 @@ def measure_quality(config_name: str, precision_name: str, minutes: float, steps
     import tempfile
 
     from translator.config import CorpusFormat, RunConfig, SearchConfig, TextConfig, TrainingConfig
-    from translator.corpus import read_corpus
-    from translator.evaluate import ReferenceSet, score, translate_all
+    from translator.data.corpus import read_corpus
+    from translator.evaluation.evaluate import ReferenceSet, score, translate_all
     from translator.training import train
 
     sizes = CONFIGS[config_name]
@@ -470,8 +470,8 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
               help=f"Time {QUICK_TIMED_BATCHES} batches of the training epoch, not all; decode 512 test sentences.")
 @click.option("--config", "config_name", default="tutorial", show_default=True, type=click.Choice(list(CONFIGS)))
 @click.option("--model-dir", type=click.Path(path_type=Path),
-              help="A trained model for the decoding figures [default: the configuration's, data/models/spa-eng-small "
-                   "for tutorial, data/models/spa-eng for default].")
+              help="A trained model for the decoding figures [default: the configuration's, translator/pretrained/spa-eng-small "
+                   "for tutorial, translator/pretrained/spa-eng for default].")
 @click.option("--decoders", help="Comma-separated decoders to time [default: every registered one].")
 @click.option("--precision", "precisions", default="float32", show_default=True,
               help="Comma-separated precisions to time side by side (auto, float32, bfloat16, mixed_float16).")
@@ -501,8 +501,8 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
 @click.option("--timed-batches", type=int, default=0, hidden=True)
 def main(quick, config_name, model_dir, decoders, precisions, devices, quality_minutes, quality_steps, quality_seeds,
          reference, reference_seconds, tutorial_git, streamed_rss, out, phase, decoder, timed_batches):
-    from translator.quiet import import_tensorflow_quietly
-    from translator.streams import share_cores
+    from translator.startup.quiet import import_tensorflow_quietly
+    from translator.decoding.streams import share_cores
 
     if phase == "decode":
         share_cores()  # as `translate` and `evaluate` decode: two streams, each its share of the cores
@@ -553,7 +553,7 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
                        f"{reference_figures.get('runaway_hypotheses', '?')} runaway outputs (over 100 tokens)",
                        err=True)
             report.add(reference=reference_figures)
-        from translator.decoders import DECODERS
+        from translator.model.decoders import DECODERS
 
         precisions = precisions.split(",")
         # auto is one of float32 and bfloat16

@@ -8,7 +8,7 @@ search calls the server made (its batching), and the server's resident memory af
 first 1,000 requests of (2) and after the last. Every phase also stops at --time-limit seconds.
 
     python bench/serve_load.py                       # the default model, 10,000 requests at concurrency 32
-    python bench/serve_load.py --model-dir data/models/spa-eng-small --requests 2000
+    python bench/serve_load.py --model-dir translator/pretrained/spa-eng-small --requests 2000
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def search_calls(port: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", default=str(REPO / "data" / "models" / "spa-eng"))
+    parser.add_argument("--model-dir", default=str(REPO / "translator" / "pretrained" / "spa-eng"))
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--sequential", type=int, default=500, help="Requests sent one at a time, the reference.")
     parser.add_argument("--concurrency", type=int, default=32)

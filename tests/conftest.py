@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.quiet import import_tensorflow_quietly
+from translator.startup.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSLATOR_CACHE", tempfile.mkdtemp(prefix="translator-ca
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("TRANSLATOR_CORPORA", REPO.parent / "shared" / "corpora"))
 TOY = REPO / "data" / "sample" / "toy-spa-eng.tsv"  # 54 short Spanish-English pairs, English first
-DEFAULT_MODEL = REPO / "data" / "models" / "spa-eng"
+DEFAULT_MODEL = REPO / "translator" / "pretrained" / "spa-eng"
 
 
 def run_cli(*args, stdin=None, timeout=300) -> subprocess.CompletedProcess:
@@ -78,7 +78,7 @@ def write(tmp_path):
 def toy_model(tmp_path_factory) -> Path:
     """An attention model that has memorised the toy corpus (Spanish -> English), trained once per session."""
     from translator.config import RunConfig, TrainingConfig
-    from translator.corpus import CorpusFormat
+    from translator.data.corpus import CorpusFormat
     from translator.config import ModelConfig
     from translator.config import TextConfig
     from translator.training import train

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import DEFAULT_MODEL, TOY, run_cli
 from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
-from translator.carried_graph import RECORD, carried_translator, carry_graph
+from translator.startup.carried import RECORD, carried_translator, carry_graph
 from translator.config import SearchConfig
-from translator.folder import SEARCH, SOURCE_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
-from translator.inference import Translator
+from translator.model.folder import SEARCH, SOURCE_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
+from translator.decoding.inference import Translator
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_a_carried_graph_translates_as_the_model_does(toy_model, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
     translator = Translator.load(model)
-    search = translator.search_setting(3)
+    search = translator.search_setting(beam_size=3)
     carry_graph(translator, RunDir(model), search)  # traced at the model's maximum length
     carried = carried_translator(RunDir(model), search, 4)  # 4 tokens: lines get cut before the graph
     translator.max_length = 4
@@ -77,7 +77,7 @@ def test_a_graph_that_no_longer_fits_the_folder_is_passed_by(carrying_model):
 def test_a_graph_still_fits_the_folder_shrunk_or_trained_on(carrying_model):
     """The graph reads the weights' values from the folder: shrunk (float16, cast in the graph), it translates as
     the shrunk model does."""
-    from translator.weights import shrink_weights
+    from translator.model.weights import shrink_weights
 
     shrink_weights(carrying_model)
     run_dir = RunDir(carrying_model)
@@ -122,7 +122,7 @@ def test_train_ends_by_carrying_the_graph_that_translate_then_starts_from(tmp_pa
 
 def test_the_default_model_carries_its_graph_and_it_translates_as_the_code_does():
     """The carried graph is the code's that wrote it: where a change to the model or the search changes what
-    `translate` outputs, this fails until `python cli.py carry-graph --model-dir data/models/spa-eng` is run."""
+    `translate` outputs, this fails until `python cli.py carry-graph --model-dir translator/pretrained/spa-eng` is run."""
     run_dir = RunDir(DEFAULT_MODEL)
     translator = Translator.load(DEFAULT_MODEL)
     search = translator.search_setting()

@@ -8,8 +8,8 @@ import pytest
 from translator.config import (CorpusFormat, ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig,
                                changed_options, read_option_file)
 from translator.errors import ModelDirError, OptionError
-from translator.folder import CONFIG, RunDir
-from translator.options import as_flags, choices_of
+from translator.model.folder import CONFIG, RunDir
+from translator.cli.options import as_flags, choices_of
 
 
 @pytest.mark.parametrize("make, field_name", [

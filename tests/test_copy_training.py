@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from translator.config import ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig
-from translator.corpus import CorpusFormat
-from translator.export import export_saved_model
-from translator.inference import Translator
+from translator.data.corpus import CorpusFormat
+from translator.decoding.export import export_saved_model
+from translator.decoding.inference import Translator
 from translator.training import train
 
 from test_export_evaluate import LOADER

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from translator.config import ModelConfig
-from translator.copying import PointerGenerator, scatter_onto_vocabulary
+from translator.model.copying import PointerGenerator, scatter_onto_vocabulary
 from translator.errors import OptionError
-from translator.model import Seq2Seq
+from translator.model.seq2seq import Seq2Seq
 
 VOCAB = 12
 

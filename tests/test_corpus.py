@@ -3,7 +3,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from translator.corpus import CorpusFormat, read_corpus, split_corpus
+from translator.data.corpus import CorpusFormat, read_corpus, split_corpus
 from translator.errors import CorpusError, OptionError
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator.cross_entropy import token_nll
+from translator.model.loss import token_nll
 
 
 def value_and_gradient(loss, labels, logits, upstream):

@@ -1,8 +1,8 @@
 """The data doctor: what it counts, and when it reports problems."""
 
 from translator.config import CorpusFormat
-from translator.corpus import read_corpus
-from translator.datacheck import check_corpus, found_problems
+from translator.data.corpus import read_corpus
+from translator.data.check import check_corpus, found_problems
 
 
 def corpus(write, name, text, **fmt):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from translator.config import TrainingConfig
-from translator.entity_swap import swap_entities
+from translator.entities.swap import swap_entities
 from translator.errors import OptionError
 
 

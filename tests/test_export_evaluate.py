@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from conftest import TOY, run_cli
-from translator.corpus import CorpusFormat, read_corpus
-from translator.evaluate import ReferenceSet, score
-from translator.export import export_saved_model
+from translator.data.corpus import CorpusFormat, read_corpus
+from translator.evaluation.evaluate import ReferenceSet, score
+from translator.decoding.export import export_saved_model
 from translator.config import SearchConfig
-from translator.inference import Translator
+from translator.decoding.inference import Translator
 
 
 

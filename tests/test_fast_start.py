@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, run_cli
-from translator import fast_start
+from translator.startup import cache as fast_start
 from translator.config import SearchConfig
-from translator.fast_start import CachedTranslator, cache_entry, load_signatures, save_to_cache
-from translator.folder import WEIGHTS, RunDir
-from translator.inference import Translator
+from translator.startup.cache import CachedTranslator, cache_entry, load_signatures, save_to_cache
+from translator.model.folder import WEIGHTS, RunDir
+from translator.decoding.inference import Translator
 
 LINES = ["Estoy aquí.", "", "Hace frío. Estás cansado.", "Estoy cansado, estás aquí, estamos aquí."]
 ARGUMENTS = [line for line in LINES if line]  # translate refuses an empty argument; a file's empty line stays one
@@ -26,7 +26,7 @@ def entries(folder):
 
 def test_the_cached_graph_translates_as_the_model_does(toy_model, translate_cache):
     translator = Translator.load(toy_model)
-    search = translator.search_setting(3)
+    search = translator.search_setting(beam_size=3)
     save_to_cache(translator, RunDir(toy_model), search)
     cached = CachedTranslator(load_signatures(cache_entry(RunDir(toy_model), search)), 4, search)  # lines get cut
     translator.max_length = 4
@@ -118,7 +118,7 @@ def test_the_cache_keeps_the_latest_used_entries_and_nothing_else(tmp_path):
 
 def test_an_entry_holds_each_weight_once(toy_model, translate_cache):
     translator = Translator.load(toy_model)
-    search = translator.search_setting(3)
+    search = translator.search_setting(beam_size=3)
     save_to_cache(translator, RunDir(toy_model), search)
     saved = tf.train.list_variables(str(cache_entry(RunDir(toy_model), search) / "variables" / "variables"))
     weights = [shape for name, shape in saved if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]

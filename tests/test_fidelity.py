@@ -2,7 +2,8 @@
 
 import pytest
 
-from translator.fidelity import amounts, entities, fidelity, holds, repeats
+from translator.entities.patterns import amounts, entities, holds
+from translator.evaluation.fidelity import fidelity, repeats
 
 
 def test_entities_are_the_names_and_numbers_the_reference_keeps():

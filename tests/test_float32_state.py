@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator import precision
-from translator.cells import RECURRENT_LAYERS, ProjectedInputsRNN, recurrent_layer
-from translator.float32_state import FLOAT32_STATE_CELLS
-from translator.model import Seq2Seq
+from translator.model import precision
+from translator.model.cells import RECURRENT_LAYERS, ProjectedInputsRNN, recurrent_layer
+from translator.model.float32_state import FLOAT32_STATE_CELLS
+from translator.model.seq2seq import Seq2Seq
 
 UNITS, FEATURES, BATCH = 8, 5, 3
 KERAS_CELLS = {"rnn": keras.layers.SimpleRNNCell, "lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}

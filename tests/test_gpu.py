@@ -41,7 +41,7 @@ def test_mixed_float16_trains_on_the_gpu():
 def test_a_translator_asked_for_xla_searches_on_the_gpu(toy_model):
     """serve's default (--xla-max-batch 4) on a GPU: an XLA-compiled search failed to compile the encoder's
     cuDNN kernel, so serve's warm-up failed; a GPU searches in the graph."""
-    from translator.inference import Translator
+    from translator.decoding.inference import Translator
 
     asked = Translator.load(toy_model, xla_max_batch=4).translate(["Estoy aquí."])
     in_the_graph = Translator.load(toy_model).translate(["Estoy aquí."])

@@ -23,12 +23,12 @@ def loaded_after_importing(modules: list[str], forbidden: list[str]) -> list[str
 
 
 def test_inference_and_serving_never_import_training():
-    inference = ["translator.inference", "translator.evaluate", "translator.export", "translator.serve.app",
+    inference = ["translator.decoding.inference", "translator.evaluation.evaluate", "translator.decoding.export", "translator.serve.app",
                  "translator.serve.routes", "translator.serve.run"]
-    assert loaded_after_importing(inference, ["translator.training", "translator.compare"]) == []
+    assert loaded_after_importing(inference, ["translator.training", "translator.comparison.compare"]) == []
 
 
 def test_the_checks_before_tensorflow_do_not_import_it():
-    early = ["translator.config", "translator.options", "translator.folder", "translator.sentences", "translator.corpus", "translator.datacheck",
-             "translator.serve.models", "translator.fast_start"]
+    early = ["translator.config", "translator.cli.options", "translator.model.folder", "translator.data.sentences", "translator.data.corpus", "translator.data.check",
+             "translator.serve.models", "translator.startup.cache"]
     assert loaded_after_importing(early, ["tensorflow", "keras"]) == []

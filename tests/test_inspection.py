@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from translator.cells import gate_activations
+from translator.model.cells import gate_activations
 from translator.inspection.alignment import alignment_statistics
 from translator.inspection.gradients import fit_decay, gradient_norm_function, points_by_distance, summarize
 from translator.inspection.unroll import run_cell, run_decoder, run_encoder
-from translator.model import Seq2Seq
+from translator.model.seq2seq import Seq2Seq
 from translator.training.trainer import gradient_norm_summary
 
 SOURCE = np.array([[1, 5, 6, 7, 2, 0, 0], [1, 8, 9, 10, 11, 12, 2]], "int32")

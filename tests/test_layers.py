@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from translator.attention import AdditiveAttention
-from translator.bridge import Bridge, LearnedState
+from translator.model.attention import AdditiveAttention
+from translator.model.bridge import Bridge, LearnedState
 
 MEMORY = np.random.default_rng(0).normal(size=(2, 4, 6)).astype("float32")
 MASK = np.array([[True, True, True, False], [True, True, False, False]])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator.inference import Translator
-from translator.length_limit import LengthLimit
+from translator.decoding.inference import Translator
+from translator.model.length_limit import LengthLimit
 
 
 def test_learned_from_pairs_covers_them_and_is_tighter_than_the_fixed_rule():

@@ -11,7 +11,7 @@ from conftest import REPO
 
 COUNT_ARENAS = """
 import ctypes, os, sys, tempfile, threading
-from translator.malloc_arenas import limit_malloc_arenas
+from translator.startup.malloc_arenas import limit_malloc_arenas
 if sys.argv[1] == "limited":
     limit_malloc_arenas()
 libc = ctypes.CDLL(None)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator.decoders import DECODERS, Decoder, register
+from translator.model.decoders import DECODERS, Decoder, register
 from translator.config import ModelConfig
-from translator.model import Seq2Seq
+from translator.model.seq2seq import Seq2Seq
 
 CELLS = ["rnn", "lstm", "gru"]
 SOURCE = np.array([[1, 5, 6, 7, 2, 0, 0], [1, 8, 2, 0, 0, 0, 0]], "int32")

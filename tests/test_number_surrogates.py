@@ -9,10 +9,10 @@ import pytest
 
 from tests.conftest import run_cli, translate_every_way
 from translator.errors import ModelDirError
-from translator.folder import RunDir
-from translator.number_surrogates import MIN_GROUPED, NumberSurrogates, Quantity
-from translator.surrogates import NameSurrogates, Replacement
-from translator.translation import Translation, translate_lines
+from translator.model.folder import RunDir
+from translator.entities.numbers import MIN_GROUPED, NumberSurrogates, Quantity
+from translator.entities.names import NameSurrogates, Replacement
+from translator.decoding.translation import Translation, translate_lines
 
 
 @pytest.mark.parametrize("spelling, quantity", [

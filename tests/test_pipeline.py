@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from translator.pipeline import batch_members, encode_pairs, make_dataset, padding_fraction
-from translator.text import END_ID, PAD_ID, START_ID, TextConfig, Tokenizer
+from translator.data.pipeline import batch_members, encode_pairs, make_dataset, padding_fraction
+from translator.data.text import END_ID, PAD_ID, START_ID, TextConfig, Tokenizer
 
 
 def _pairs(n=300, seed=0):

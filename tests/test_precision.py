@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator import precision
+from translator.model import precision
 from translator.config import ModelConfig, TrainingConfig
 from translator.training import TrainStep
 
@@ -76,7 +76,7 @@ def reads_inside_loops(function, *args) -> int:
 
 
 def bfloat16_model(decoder="attention"):
-    from translator.model import Seq2Seq
+    from translator.model.seq2seq import Seq2Seq
 
     with precision.dtype_policy("mixed_bfloat16"):
         return Seq2Seq(12, 12, config={"units": 16, "embedding_dim": 8, "decoder": decoder}, seed=1
@@ -118,7 +118,7 @@ def test_bfloat16_gradients_stay_near_float32_for_every_variable():
     the logits' bias over every token), bfloat16 left noise many times its size (attention W: 30x, the output
     bias: 30 %): the energies, softmax, logits' bias and recurrent states are float32 so that no variable's
     gradient is more than a few percent off float32's."""
-    from translator.model import Seq2Seq
+    from translator.model.seq2seq import Seq2Seq
 
     config, vocab = {"units": 64, "embedding_dim": 16, "decoder": "attention"}, 500
     rng = np.random.default_rng(0)

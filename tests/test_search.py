@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator.model import Seq2Seq
-from translator.search import beam_search, coverage_penalty, greedy_search, length_penalty, tile_beams, top_k_by_blocks
+from translator.model.seq2seq import Seq2Seq
+from translator.decoding.search import beam_search, coverage_penalty, greedy_search, length_penalty, tile_beams, top_k_by_blocks
 
 START, END = 1, 2
 A, B, C = 4, 5, 6
@@ -214,7 +214,7 @@ def ngrams(sequence, n):
 
 
 def test_repeated_ngram_tokens_on_hand_made_histories():
-    from translator.search import repeated_ngrams, token_mask
+    from translator.decoding.search import repeated_ngrams, token_mask
 
     def banned(history, ngram, length=None):
         history = tf.constant(history)
@@ -353,7 +353,7 @@ def test_beam_search_over_a_wide_vocabulary_finds_what_top_k_finds(monkeypatch):
         return beam_search(step, tile_beams(dummy_state(4), 5), tf.constant([6, 3, 8, 5]), START, END, 5, n_best=3)
 
     tokens, scores = search()
-    monkeypatch.setattr("translator.search.top_k_by_blocks", lambda scores, k: tf.math.top_k(scores, k=k))
+    monkeypatch.setattr("translator.decoding.search.top_k_by_blocks", lambda scores, k: tf.math.top_k(scores, k=k))
     expected_tokens, expected_scores = search()
     np.testing.assert_array_equal(tokens.numpy(), expected_tokens.numpy())
     np.testing.assert_allclose(scores.numpy(), expected_scores.numpy(), rtol=1e-6)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from translator.segments import segment, split_sentences
+from translator.decoding.segments import segment, split_sentences
 
 
 def words(text):

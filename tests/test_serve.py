@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from conftest import REPO, TOY
 from translator.config import SearchConfig
-from translator.corpus import CorpusFormat, read_corpus
+from translator.data.corpus import CorpusFormat, read_corpus
 from translator.serve.app import ServeSettings, create_app
 from translator.serve.models import ModelSpec
 from translator.serve.models import ServedModel

@@ -9,14 +9,14 @@ import tensorflow as tf
 
 from conftest import TOY, run_cli
 from translator.config import CorpusFormat, ModelConfig, RunConfig, TextConfig, TrainingConfig
-from translator.corpus import count_lines, read_corpus, stream_corpus
+from translator.data.corpus import count_lines, read_corpus, stream_corpus
 from translator.errors import CorpusError
-from translator.pipeline import encode_pairs, make_dataset, padding_fraction
-from translator.text import END_ID, Tokenizer
+from translator.data.pipeline import encode_pairs, make_dataset, padding_fraction
+from translator.data.text import END_ID, Tokenizer
 from translator.training import train
-from translator.training import token_cache
+from translator.data import token_cache
 from translator.training.data import corpus_sample, prepare_data
-from translator.training.token_cache import build_token_cache
+from translator.data.token_cache import build_token_cache
 
 
 def _pairs(n, seed=0):

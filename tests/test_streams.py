@@ -10,10 +10,10 @@ import pytest
 
 from conftest import REPO, TOY
 from translator.config import SearchConfig
-from translator.corpus import CorpusFormat, read_corpus
-from translator.evaluate import translate_all
-from translator.inference import Translator
-from translator.streams import batches, in_streams
+from translator.data.corpus import CorpusFormat, read_corpus
+from translator.evaluation.evaluate import translate_all
+from translator.decoding.inference import Translator
+from translator.decoding.streams import batches, in_streams
 
 
 def test_batches_after_the_first_run_two_at_once_and_come_back_in_order():
@@ -100,7 +100,7 @@ def test_two_streams_translate_as_one_does(toy_model, search):
 def test_share_cores_sizes_the_pool_to_one_stream_share():
     """What `translate` and `evaluate` do before TensorFlow starts: its intra-op pool at cores // 2, at least 1;
     a value the user set stands."""
-    probe = ("import os, sys; sys.path.insert(0, sys.argv[1]); from translator.streams import share_cores, cores; "
+    probe = ("import os, sys; sys.path.insert(0, sys.argv[1]); from translator.decoding.streams import share_cores, cores; "
              "share_cores(); print(os.environ['TF_NUM_INTRAOP_THREADS'], cores())")
     env = {key: value for key, value in os.environ.items() if key != "TF_NUM_INTRAOP_THREADS"}
     shared, cores = subprocess.run([sys.executable, "-c", probe, str(REPO)], capture_output=True, text=True,

@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import run_cli, translate_every_way
 from translator.errors import ModelDirError
-from translator.folder import RunDir
-from translator.surrogates import MIN_SEEN, NameSurrogates, Replacement, restore
-from translator.translation import Translation, translate_lines
+from translator.model.folder import RunDir
+from translator.entities.names import MIN_SEEN, NameSurrogates, Replacement, restore
+from translator.decoding.translation import Translation, translate_lines
 
 
 def corpus_pairs() -> pd.DataFrame:

@@ -1,10 +1,10 @@
 import pytest
 import tensorflow as tf
 
-from translator.corpus import CorpusFormat, read_corpus
+from translator.data.corpus import CorpusFormat, read_corpus
 from translator.errors import ModelDirError, OptionError
-from translator.folder import SOURCE_TOKENIZER, RunDir
-from translator.text import (
+from translator.model.folder import SOURCE_TOKENIZER, RunDir
+from translator.data.text import (
     END_ID,
     GLUE,
     PAD_ID,

@@ -6,7 +6,7 @@ import pytest
 from tensorflow.python.autograph.impl import api as autograph_api
 
 from translator.config import ModelConfig, SearchConfig, TrainingConfig
-from translator.inference import Translator
+from translator.decoding.inference import Translator
 from translator.inspection.gates import gate_function
 from translator.inspection.gradients import gradient_norm_function
 from translator.training import TrainStep

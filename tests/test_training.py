@@ -8,10 +8,10 @@ import pytest
 
 from conftest import TOY
 from translator.config import CorpusFormat, ModelConfig, RunConfig, SearchConfig, TextConfig, TrainingConfig
-from translator.corpus import read_corpus
+from translator.data.corpus import read_corpus
 from translator.errors import OptionError, TranslatorError
-from translator.folder import RunDir
-from translator.inference import Translator
+from translator.model.folder import RunDir
+from translator.decoding.inference import Translator
 from translator.training import (TrainStep, learning_rate, masked_cross_entropy, teacher_forcing_probability, train,
                                  warmup_steps)
 

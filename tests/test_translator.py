@@ -3,10 +3,10 @@
 import pytest
 
 from conftest import TOY
-from translator.corpus import CorpusFormat, read_corpus
+from translator.data.corpus import CorpusFormat, read_corpus
 from translator.errors import ModelDirError
 from translator.config import SearchConfig
-from translator.inference import Translator
+from translator.decoding.inference import Translator
 
 
 
@@ -86,7 +86,7 @@ def test_attention_weights_are_those_of_the_searchs_own_steps(translator):
     import numpy as np
     import tensorflow as tf
 
-    from translator.text import GLUE, START_ID
+    from translator.data.text import GLUE, START_ID
 
     sentence = "¿Dónde está el perro grande y el gato?"  # unseen: the output is not a memorised pair
     result, (source_tokens, output_tokens, weights) = translator.translate_with_attention(
@@ -141,7 +141,7 @@ def test_missing_and_damaged_model_folders(tmp_path, toy_model):
 def test_shrunk_weights_are_smaller_and_translate_the_same(toy_model, tmp_path, toy_pairs):
     import shutil
 
-    from translator.weights import shrink_weights
+    from translator.model.weights import shrink_weights
 
     copy = tmp_path / "shrunk"
     shutil.copytree(toy_model, copy)
@@ -171,7 +171,7 @@ def test_a_line_of_several_sentences_is_translated_sentence_by_sentence(translat
 
 
 def test_token_counts_are_the_tokenizers_and_translate_all_keeps_the_input_order(translator, toy_pairs):
-    from translator.evaluate import translate_all
+    from translator.evaluation.evaluate import translate_all
 
     sentences = list(toy_pairs.source)[::-1] + ["¿Dónde está el perro grande?", "Hola"]
     expected = [len(translator.source_tokenizer.tokenize([s])[0]) for s in sentences]
@@ -222,7 +222,7 @@ def test_every_decoder_and_cell_searches_under_xla_as_in_the_graph(toy_model, to
     tokens tie within float rounding (which the two compilations order differently)."""
     from dataclasses import replace
 
-    from translator.model import Seq2Seq
+    from translator.model.seq2seq import Seq2Seq
 
     loaded = Translator.load(toy_model)
     config = replace(loaded.config, model=replace(loaded.config.model, decoder=decoder, cell=cell, layers=layers,
@@ -251,8 +251,8 @@ def test_every_decoder_searches_under_bfloat16_in_the_graph_and_under_xla(toy_mo
     weights where the decoder has them, all from one Translator (its graphs share nothing they cannot share)."""
     from dataclasses import replace
 
-    from translator import precision
-    from translator.model import Seq2Seq
+    from translator.model import precision
+    from translator.model.seq2seq import Seq2Seq
 
     loaded = Translator.load(toy_model)
     config = replace(loaded.config, model=replace(loaded.config.model, decoder=decoder, cell=cell, readout=0))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from translator.search import beam_search, greedy_search, tile_beams
-from translator.text import RESERVED_TOKENS
-from translator.whole_words import WholeWords
+from translator.decoding.search import beam_search, greedy_search, tile_beams
+from translator.data.text import RESERVED_TOKENS
+from translator.decoding.whole_words import WholeWords
 
 VOCAB = RESERVED_TOKENS + [".", "in", "we", "Rey", "##kja", "##vik", "##kk", "Inform", "##ation", "##ación", "4",
                            "##5", "##0", "##s", "¿⁀"]

@@ -1,7 +1,7 @@
 """translator: RNN encoder-decoder translation models, trained and used on a CPU.
 
     from translator import Translator
-    translator = Translator.load("data/models/spa-eng")
+    translator = Translator.load("translator/pretrained/spa-eng")
     translator.translate(["¿Dónde está la biblioteca?"])[0].text
 
 The names below are imported on first use, so that `import translator` (and the
@@ -10,7 +10,7 @@ checks the command line makes before TensorFlow loads) stays light.
 
 __version__ = "0.1.0"
 
-_EXPORTS = {"Translator": "translator.inference", "Translation": "translator.inference",
+_EXPORTS = {"Translator": "translator.decoding.inference", "Translation": "translator.decoding.inference",
             "SearchConfig": "translator.config", "RunConfig": "translator.config", "train": "translator.training"}
 
 

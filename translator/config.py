@@ -86,7 +86,7 @@ class TextConfig(Checked):
     """How sentences of one language become token ids (the CLI sets both sides alike)."""
 
     kind: str = option("wordpiece", "Subwords (wordpiece) or whole words (word, for comparison).", flag="--tokenizer",
-                       choices="translator.text:TOKENIZER_KINDS")
+                       choices="translator.data.text:TOKENIZER_KINDS")
     vocab_size: int = option(8000, "Per language, reserved tokens included (a target for WordPiece, a cap for words).",
                              minimum=MIN_VOCABULARY)
     lowercase: bool = option(False, "Lowercase all text.")
@@ -101,16 +101,16 @@ class ModelConfig(Checked):
     """Everything needed to rebuild a model (vocabulary sizes come from the tokenizers)."""
 
     decoder: str = option("attention", "init: c is the initial state only; context: c at every step; feedback: c and "
-                          "the previous token; attention: Bahdanau.", choices="translator.decoders:DECODERS")
-    cell: str = option("gru", "The recurrent cell of encoder and decoder.", choices="translator.cells:CELLS")
+                          "the previous token; attention: Bahdanau.", choices="translator.model.decoders:DECODERS")
+    cell: str = option("gru", "The recurrent cell of encoder and decoder.", choices="translator.model.cells:CELLS")
     embedding_dim: int = option(128, "Width of the token embeddings.", minimum=1)
     units: int = option(256, "Width of the recurrent states.", minimum=1)
     layers: int = option(1, "Encoder layers.", minimum=1)
     bidirectional: bool = option(True, "Encoder direction.", negative="--unidirectional")
     merge: str = option("concat", "How a bidirectional encoder joins its two directions: concat (memory and context "
                         "2 x units wide) or sum (units wide, as the TensorFlow tutorial's encoder: the attention "
-                        "decoder's step reads half as much context; faster, but learned less per step here).", choices="translator.encoder:MERGES")
-    context: str = option("last", "c = h_N, tanh(q h_N), or tanh(q mean h_j).", choices="translator.encoder:CONTEXTS")
+                        "decoder's step reads half as much context; faster, but learned less per step here).", choices="translator.model.encoder:MERGES")
+    context: str = option("last", "c = h_N, tanh(q h_N), or tanh(q mean h_j).", choices="translator.model.encoder:CONTEXTS")
     dropout: float = option(0.1, "Between encoder layers.", minimum=0.0, below=1.0)
     readout: int = option(0, "Width of a tanh layer between the decoder state (and context) and the output layer; "
                           "0 = none. Makes the attention decoder's output layer, its costliest part, several times "
@@ -242,16 +242,16 @@ class SearchConfig(Checked):
         if self.n_best > self.beam_size:
             raise OptionError("`n_best` must be at most `beam_size`")
 
-    def with_given(self, beam_size: int | None = None, length_penalty: float | None = None, n_best: int = 1,
-                   no_repeat_ngram_size: int | None = None, coverage_penalty: float | None = None,
-                   whole_words: bool | None = None, name_surrogates: bool | None = None,
-                   number_surrogates: bool | None = None) -> "SearchConfig":
-        """This setting (a model's stored default) with the values a user gave; None keeps the stored one."""
-        given = {"beam_size": beam_size, "length_penalty": length_penalty, "whole_words": whole_words,
-                 "name_surrogates": name_surrogates, "number_surrogates": number_surrogates,
-                 "no_repeat_ngram_size": no_repeat_ngram_size, "coverage_penalty": coverage_penalty}
+    def with_given(self, *, greedy: bool = False, n_best: int | None = None, **given) -> "SearchConfig":
+        """This setting (a model's stored default) with the fields a user gave by name; None keeps the stored
+        value, `greedy` means beam size 1, and `n_best` is 1 unless given."""
+        unknown = set(given) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"SearchConfig has no field {', '.join(sorted(unknown))}")
+        if greedy:
+            given["beam_size"] = 1
         setting = replace(self, n_best=1, **{k: v for k, v in given.items() if v is not None})
-        return replace(setting, n_best=n_best, greedy=setting.beam_size == 1)
+        return replace(setting, n_best=n_best or 1, greedy=setting.beam_size == 1)
 
 
 # what an option added later meant for a folder saved before it: tokenizers of older versions kept numbers whole

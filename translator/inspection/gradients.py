@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from translator.cross_entropy import token_nll
+from translator.model.loss import token_nll
 from translator.inspection.unroll import directions, run_decoder, run_encoder, state_width
 from translator.training.step import BATCH_SPEC
 

@@ -23,7 +23,7 @@ def measure_gradients(translator, corpus: Path, sentences: int, seed: int = 0) -
 
 def save_gradients(report: GradientReport, out: Path, label: str) -> dict:
     """gradients.csv (the curves), gradients.json (the decay per step), gradients.png; returns the JSON."""
-    from translator.plots import plot_gradient_curves
+    from translator.inspection.plots import plot_gradient_curves
 
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "gradients.csv", report.curves.to_csv(index=False))
@@ -46,7 +46,7 @@ def inspect_gradients(translator, model_dir: Path, corpus: Path | None, sentence
 
 
 def inspect_gates(translator, model_dir: Path, corpus: Path | None, sentences: int, out: Path) -> dict:
-    from translator.plots import plot_gate_histograms
+    from translator.inspection.plots import plot_gate_histograms
 
     cell = translator.config.model.cell
     if cell not in ("lstm", "gru"):
@@ -64,7 +64,7 @@ def inspect_gates(translator, model_dir: Path, corpus: Path | None, sentences: i
 
 
 def inspect_attention(translator, model_dir: Path, corpus: Path | None, sentences: int, out: Path) -> dict:
-    from translator.plots import plot_alignment_statistics
+    from translator.inspection.plots import plot_alignment_statistics
 
     if not translator.has_attention:
         raise OptionError(f"{model_dir}: its '{translator.config.model.decoder}' decoder has no attention to inspect; "

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from translator.corpus import read_corpus
+from translator.data.corpus import read_corpus
 from translator.errors import OptionError
-from translator.folder import RunDir
+from translator.model.folder import RunDir
 
 BATCH_SIZE = 50
 
@@ -39,7 +39,7 @@ def sample_pairs(corpus: Path, translator, sentences: int, seed: int = 0) -> pd.
 def padded_batches(pairs: pd.DataFrame, translator):
     """The pairs as padded batch dicts (as training sees them; pairs over the model's maximum length left out),
     and how many pairs they hold."""
-    from translator.pipeline import encode_pairs, make_dataset
+    from translator.data.pipeline import encode_pairs, make_dataset
 
     encoded = encode_pairs(pairs, translator.source_tokenizer, translator.target_tokenizer, translator.max_length)
     if len(encoded) == 0:

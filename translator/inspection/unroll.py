@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from translator.cells import gate_activations, gate_names
+from translator.model.cells import gate_activations, gate_names
 
 
 def directions(layer) -> list[tuple[keras.layers.Layer, bool]]:

@@ -160,7 +160,7 @@ class Service:
             raise ApiError(422, f"field 'n_best' must be from 1 to beam_size ({beam}), got {n_best}")
         if not 0 <= alpha <= 5:
             raise ApiError(422, f"field 'length_penalty' must be from 0 to 5, got {alpha}")
-        return model.translator.search_setting(beam, alpha, n_best)
+        return model.translator.search_setting(beam_size=beam, length_penalty=alpha, n_best=n_best)
 
     @staticmethod
     def run_batch(translator, sentences: list[str], setting: tuple[SearchConfig, bool]) -> list:

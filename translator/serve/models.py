@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from translator.errors import OptionError
-from translator.folder import RunDir
+from translator.model.folder import RunDir
 
 # ISO 639-3 (as in Tatoeba/Anki file names such as spa-eng) -> ISO 639-1 (as LibreTranslate clients send)
 ISO_639_1 = {"ara": "ar", "deu": "de", "eng": "en", "fra": "fr", "heb": "he", "hin": "hi", "ita": "it", "jpn": "ja",
@@ -34,7 +34,7 @@ class ModelSpec:
         if pair:
             source, dash, target = pair.partition("-")
             if not (dash and source and target):
-                raise OptionError(f"--model-dir {text}: expected DIR or SRC-TGT=DIR (e.g. es-en=data/models/spa-eng)")
+                raise OptionError(f"--model-dir {text}: expected DIR or SRC-TGT=DIR (e.g. es-en=translator/pretrained/spa-eng)")
             return cls(Path(path), language_code(source), language_code(target))
         match = FOLDER_PAIR.match(Path(path).resolve().name)
         if not match:

@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from translator.translation import translation_record
+from translator.decoding.translation import translation_record
 from translator.serve.app import ApiError, Service, check_limits, field, json_body
 from translator.serve.models import LANGUAGE_NAMES
 
@@ -65,7 +65,7 @@ class Routes:
         lines = [text.split("\n") for text in texts]  # a line is a sentence
         flat = [line for text in lines for line in text]
         check_limits(flat, self.settings)
-        search = model.translator.search_setting(max(model.translator.default_search.beam_size, alternatives + 1),
+        search = model.translator.search_setting(beam_size=max(model.translator.default_search.beam_size, alternatives + 1),
                                                  n_best=alternatives + 1)
         results = iter(result for result, _ in await model.batcher.submit(flat, (search, False)))
         translated = [[next(results) for _ in text] for text in lines]

@@ -12,7 +12,7 @@ from translator.serve.models import ModelSpec, ServedModel, model_card
 def load_models(specs: list[ModelSpec], xla_max_batch: int = 0, precision_name: str = "float32") -> list[ServedModel]:
     """Each folder loaded once (a damaged one is refused before the port opens), named by its folder; searches of
     up to `xla_max_batch` sentences XLA-compiled, layers computing in `precision_name` (Translator.load)."""
-    from translator.inference import Translator
+    from translator.decoding.inference import Translator
 
     models = []
     for spec in specs:

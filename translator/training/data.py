@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 
 from translator.config import STREAM_ABOVE_MB, RunConfig
-from translator.corpus import count_lines, pair_count, read_corpus, split_corpus, stream_corpus
-from translator.entity_swap import corpus_names, swap_entities
+from translator.data.corpus import count_lines, pair_count, read_corpus, split_corpus, stream_corpus
+from translator.entities.swap import corpus_names, swap_entities
 from translator.errors import TranslatorError
 from translator.files import check_input_path
-from translator.pipeline import EncodedPairs, encode_pairs
-from translator.number_surrogates import NumberSurrogates
-from translator.surrogates import NameSurrogates
-from translator.text import Tokenizer
-from translator.training.token_cache import TokenCache, build_token_cache
+from translator.data.pipeline import EncodedPairs, encode_pairs
+from translator.entities.numbers import NumberSurrogates
+from translator.entities.names import NameSurrogates
+from translator.data.text import Tokenizer
+from translator.data.token_cache import TokenCache, build_token_cache
 
 MIN_TRAINING_PAIRS = 2
 CHUNK_PAIRS = 20_000  # pairs read, swapped and tokenized at a time when streaming

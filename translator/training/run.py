@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from translator.config import RunConfig, TrainingConfig
-from translator.evaluate import ReferenceSet
+from translator.evaluation.evaluate import ReferenceSet
 from translator.files import write_text_atomically
-from translator.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
-from translator.search_choice import choose_search
-from translator.length_limit import LengthLimit
+from translator.model.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
+from translator.evaluation.search_choice import choose_search
+from translator.model.length_limit import LengthLimit
 from translator.training.data import prepare_data, streams
 from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
@@ -96,8 +96,8 @@ def carry_translate_graph(run_dir: RunDir, echo) -> None:
     the default model). The model is whole without it: where writing it fails, a warning, and the cache serves."""
     import tensorflow as tf
 
-    from translator.carried_graph import carry_graph
-    from translator.inference import Translator
+    from translator.startup.carried import carry_graph
+    from translator.decoding.inference import Translator
 
     translator = Translator.load(run_dir.path)
     search = translator.search_setting()

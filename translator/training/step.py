@@ -17,10 +17,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from translator import precision
+from translator.model import precision
 from translator.config import ModelConfig, TrainingConfig
-from translator.cross_entropy import token_nll
-from translator.model import Seq2Seq
+from translator.model.loss import token_nll
+from translator.model.seq2seq import Seq2Seq
 from translator.training.distribution import replica_slice
 
 BATCH_SPEC = {

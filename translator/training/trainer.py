@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from translator.config import RunConfig
 from translator.errors import TrainingInterrupted, TranslatorError
-from translator.folder import RunDir
+from translator.model.folder import RunDir
 from translator.training.data import Data
 from translator.training.schedules import learning_rate, teacher_forcing_probability
 from translator.training.step import TrainStep
@@ -242,7 +242,7 @@ class Trainer:
 
     def translator(self):
         """A Translator over the best model, with this run's config and tokenizers."""
-        from translator.inference import Translator
+        from translator.decoding.inference import Translator
 
         return Translator(self.best_model(), self.config, self.data.source_tokenizer, self.data.target_tokenizer,
                           self.run_dir.path)
