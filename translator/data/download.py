@@ -35,7 +35,7 @@ def download_corpus(name: str, out_dir: Path) -> Path:
         reason = getattr(error, "reason", error)
         raise TranslatorError(
             f"cannot download {name} from {url} ({reason}); fetch it where the internet is reachable, "
-            f"then run: python cli.py data import FILE.zip --out DIR"
+            f"then run: translator data import FILE.zip --out DIR"
         ) from None
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

@@ -67,7 +67,7 @@ class RunDir:
         """Self, or a ModelDirError naming what is missing."""
         if not self.path.is_dir():
             what = "not a folder" if self.path.exists() else "no such model folder"
-            raise ModelDirError(f"{self.path}: {what} (train one with: python cli.py train CORPUS --model-dir {self.path})")
+            raise ModelDirError(f"{self.path}: {what} (train one with: translator train CORPUS --model-dir {self.path})")
         missing = [name for name in REQUIRED_FILES if not (self / name).is_file()]
         if missing:
             raise ModelDirError(f"{self.path}: not a complete model folder, missing {', '.join(missing)}")
@@ -123,7 +123,7 @@ class RunDir:
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ModelDirError(f"{path} is missing: not a model folder (train one with: python cli.py train CORPUS "
+            raise ModelDirError(f"{path} is missing: not a model folder (train one with: translator train CORPUS "
                                 "--model-dir DIR)") from None
         except ValueError as error:
             raise ModelDirError(f"{path}: damaged config ({error})") from None

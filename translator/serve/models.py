@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from translator import pretrained
 from translator.errors import OptionError
 from translator.model.folder import RunDir
 
@@ -35,11 +36,12 @@ class ModelSpec:
             source, dash, target = pair.partition("-")
             if not (dash and source and target):
                 raise OptionError(f"--model-dir {text}: expected DIR or SRC-TGT=DIR (e.g. es-en=translator/pretrained/spa-eng)")
-            return cls(Path(path), language_code(source), language_code(target))
-        match = FOLDER_PAIR.match(Path(path).resolve().name)
+            return cls(pretrained.resolve(path), language_code(source), language_code(target))
+        path = pretrained.resolve(path)
+        match = FOLDER_PAIR.match(path.resolve().name)
         if not match:
-            return cls(Path(path))
-        return cls(Path(path), *map(language_code, match.groups()))
+            return cls(path)
+        return cls(path, *map(language_code, match.groups()))
 
 
 @dataclass

@@ -121,7 +121,7 @@ class Trainer:
             self._finish(started)
             raise TrainingInterrupted(
                 f"interrupted at step {p.step}; checkpoint saved in {self.run_dir}, "
-                f"continue with: python cli.py train ... `model_dir` {self.run_dir} `resume`"
+                f"continue with: translator train ... `model_dir` {self.run_dir} `resume`"
             ) from None
         finally:
             self.report("run_ended")
