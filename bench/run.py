@@ -494,7 +494,7 @@ def reference_table(reference: dict, rows: list[dict], decoding: list[dict]):
               help="Also measure the peak memory of a streamed training (train --stream on, "
                    f"{STREAMED_RSS_STEPS} steps) on corpora of these sizes, e.g. 100000,2000000: memory should not "
                    "grow with the corpus.")
-@click.option("--out", type=click.Path(path_type=Path), default=REPO / "bench" / "results.json", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="The JSON record [default: bench/results/DATE-run.json].")
 @click.option("--phase", type=click.Choice(["train", "decode", "serve-latency", "matmul", "quality", "norm-cost"]),
               hidden=True)
 @click.option("--decoder", hidden=True)
@@ -537,6 +537,8 @@ def main(quick, config_name, model_dir, decoders, precisions, devices, quality_m
         raise SystemExit(f"the spa-eng corpus is not at {CORPORA} (set TRANSLATOR_CORPORA)")
     flags = ["--quick"] if quick else []
     model_dir = model_dir or REPO / CONFIGS[config_name]["model_dir"]
+    out = out or REPO / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-run.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     report = ResultsFile(out, {"config": config_name, "sizes": CONFIGS[config_name], "quick": quick,
                                "machine": {"cpus": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M")})
     try:

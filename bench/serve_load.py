@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=500, help="Requests sent one at a time, the reference.")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--time-limit", type=float, default=600, help="Seconds per phase at most.")
-    parser.add_argument("--out", default=str(REPO / "bench" / "serve_load.json"))
+    parser.add_argument("--out", help="the JSON record [default: bench/results/DATE-serve-load.json]")
     parser.add_argument("server_options", nargs="*", help="Passed to serve after --, e.g. -- --max-wait-ms 2")
     args = parser.parse_args()
 
@@ -172,7 +172,9 @@ def main() -> None:
         "rss_mb_every_1000_requests": rss_by_thousand,
         "server_exit_status": status, "cpu": os.cpu_count(),
     }
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    out = Path(args.out or REPO / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-serve-load.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
     print(f"{'':<14}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'search calls':>14}")
     for name, row in (("one at a time", one), (f"concurrency {args.concurrency}", many)):
         lat = row["latency_ms"]

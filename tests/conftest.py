@@ -15,7 +15,7 @@ from translator.startup.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-# the fast start's cache of compiled models (fast_start.py): one per test session, never the user's ~/.cache
+# the fast start's cache of compiled models (startup/graph.py): one per test session, never the user's ~/.cache
 os.environ.setdefault("TRANSLATOR_CACHE", tempfile.mkdtemp(prefix="translator-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]

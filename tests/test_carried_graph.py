@@ -1,4 +1,4 @@
-"""A model folder that carries its translate graph (carried_graph.py): the first `translate` starts from it, with
+"""A model folder that carries its translate graph (startup/graph.py): the first `translate` starts from it, with
 the weights of the folder's own weights file, and a graph that no longer fits the folder is passed by."""
 
 import json
@@ -8,14 +8,14 @@ import pytest
 
 from conftest import DEFAULT_MODEL, TOY, run_cli
 from test_fast_start import ARGUMENTS, LINES, entries, translate_with_imports
-from translator.startup.carried import RECORD, carried_translator, carry_graph
+from translator.startup.graph import RECORD, carry_graph, saved_translator
 from translator.config import SearchConfig
 from translator.model.folder import SEARCH, SOURCE_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 from translator.decoding.inference import Translator
 
 
 @pytest.fixture
-def carrying_model(toy_model, tmp_path):
+def carrying_model(toy_model, tmp_path, translate_cache):
     """A copy of the toy model that carries its graph for beam 3 (its search.json)."""
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
@@ -25,14 +25,14 @@ def carrying_model(toy_model, tmp_path):
     return model
 
 
-def test_a_carried_graph_translates_as_the_model_does(toy_model, tmp_path):
+def test_a_carried_graph_translates_as_the_model_does(toy_model, tmp_path, translate_cache):
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
     translator = Translator.load(model)
     search = translator.search_setting(beam_size=3)
     carry_graph(translator, RunDir(model), search)  # traced at the model's maximum length
-    carried = carried_translator(RunDir(model), search, 4)  # 4 tokens: lines get cut before the graph
-    translator.max_length = 4
+    carried = saved_translator(RunDir(model), search)
+    carried.max_length = translator.max_length = 4  # 4 tokens: lines get cut before the graph
     expected = translator.translate(LINES, search)
     found = carried.translate(LINES, search)
     assert [(t.text, t.truncated) for t in found] == [(t.text, t.truncated) for t in expected]
@@ -57,13 +57,13 @@ def test_a_graph_that_no_longer_fits_the_folder_is_passed_by(carrying_model):
 
     run_dir = RunDir(carrying_model)
     search = SearchConfig(beam_size=3)
-    assert carried_translator(run_dir, search, 50) is not None
-    assert carried_translator(run_dir, SearchConfig(beam_size=4), 50) is None  # another setting
-    assert carried_translator(run_dir, search, 50, policy="mixed_bfloat16") is None  # traced in float32
+    assert saved_translator(run_dir, search) is not None
+    assert saved_translator(run_dir, SearchConfig(beam_size=4)) is None  # another setting
+    assert saved_translator(run_dir, search, "mixed_bfloat16") is None  # traced in float32
     tokenizer = carrying_model / SOURCE_TOKENIZER
     original = tokenizer.read_bytes()
     tokenizer.write_bytes(original + b" ")  # a model trained anew: another vocabulary, say
-    assert carried_translator(run_dir, search, 50) is None
+    assert saved_translator(run_dir, search) is None
     tokenizer.write_bytes(original)
     with h5py.File(carrying_model / WEIGHTS, "r+") as stored:  # or a model of another size
         path = next(path for path in json.loads((carrying_model / TRANSLATE_GRAPH / RECORD).read_text())[
@@ -71,7 +71,7 @@ def test_a_graph_that_no_longer_fits_the_folder_is_passed_by(carrying_model):
         shape = stored[path].shape
         del stored[path]
         stored[path] = np.zeros((shape[0] + 1, *shape[1:]), np.float32)
-    assert carried_translator(run_dir, search, 50) is None
+    assert saved_translator(run_dir, search) is None
 
 
 def test_a_graph_still_fits_the_folder_shrunk_or_trained_on(carrying_model):
@@ -82,14 +82,14 @@ def test_a_graph_still_fits_the_folder_shrunk_or_trained_on(carrying_model):
     shrink_weights(carrying_model)
     run_dir = RunDir(carrying_model)
     search = SearchConfig(beam_size=3)
-    carried = carried_translator(run_dir, search, 50)
+    carried = saved_translator(run_dir, search)
     assert carried is not None
     expected = Translator.load(carrying_model).translate(LINES, search)
     found = carried.translate(LINES, search)
     assert [t.text for t in found] == [t.text for t in expected]
     assert [t.score for t in found] == pytest.approx([t.score for t in expected], abs=1e-5)
     (carrying_model / TRANSLATE_GRAPH / "saved_model.pb").write_bytes(b"damaged")
-    assert carried_translator(run_dir, search, 50) is None
+    assert saved_translator(run_dir, search) is None
 
 
 @pytest.mark.slow
@@ -122,11 +122,11 @@ def test_train_ends_by_carrying_the_graph_that_translate_then_starts_from(tmp_pa
 
 def test_the_default_model_carries_its_graph_and_it_translates_as_the_code_does():
     """The carried graph is the code's that wrote it: where a change to the model or the search changes what
-    `translate` outputs, this fails until `python cli.py carry-graph --model-dir translator/pretrained/spa-eng` is run."""
+    `translate` outputs, this fails until `translator carry-graph --model-dir spa-eng` is run."""
     run_dir = RunDir(DEFAULT_MODEL)
     translator = Translator.load(DEFAULT_MODEL)
     search = translator.search_setting()
-    carried = carried_translator(run_dir, search, translator.max_length, optimize=False)
+    carried = saved_translator(run_dir, search, optimize=False)
     assert carried is not None, "the default model carries no graph that fits it: run carry-graph (see above)"
     sentences = ["Hola.", "¿Dónde está la biblioteca?", "Tengo 1.250,50 euros y me llamo Zbigniew.",
                  "Mi hermano vive en Valparaíso desde 2019.", "No sé qué hacer con tantos libros viejos.",

@@ -1,19 +1,19 @@
-"""The fast start: `translate` loads a cached SavedModel of the model's graph instead of building and tracing it."""
+"""The fast start: `translate` loads the model's translate graph, cached by an earlier run, instead of building and
+tracing it (startup/graph.py)."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import REPO, run_cli
-from translator.startup import cache as fast_start
 from translator.config import SearchConfig
-from translator.startup.cache import CachedTranslator, cache_entry, load_signatures, save_to_cache
 from translator.model.folder import WEIGHTS, RunDir
+from translator.startup import graph
+from translator.startup.graph import RECORD, cache_graph, graph_key, saved_translator
 from translator.decoding.inference import Translator
 
 LINES = ["Estoy aquí.", "", "Hace frío. Estás cansado.", "Estoy cansado, estás aquí, estamos aquí."]
@@ -24,12 +24,17 @@ def entries(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+def cache_entry(model, search: SearchConfig, policy: str = "float32"):
+    run_dir = RunDir(model)
+    return graph.cache_entry(run_dir, graph_key(run_dir, search, policy))
+
+
 def test_the_cached_graph_translates_as_the_model_does(toy_model, translate_cache):
     translator = Translator.load(toy_model)
     search = translator.search_setting(beam_size=3)
-    save_to_cache(translator, RunDir(toy_model), search)
-    cached = CachedTranslator(load_signatures(cache_entry(RunDir(toy_model), search)), 4, search)  # lines get cut
-    translator.max_length = 4
+    cache_graph(translator, RunDir(toy_model), search)
+    cached = saved_translator(RunDir(toy_model), search)
+    cached.max_length = translator.max_length = 4  # lines get cut before the graph
     expected = translator.translate(LINES, search)
     assert [(t.text, t.truncated) for t in cached.translate(LINES, search)] == [(t.text, t.truncated) for t in expected]
     assert [t.score for t in cached.translate(LINES, search)] == pytest.approx([t.score for t in expected], abs=1e-5)
@@ -38,19 +43,19 @@ def test_the_cached_graph_translates_as_the_model_does(toy_model, translate_cach
 def test_an_entry_is_keyed_by_the_model_files_and_the_search(toy_model, tmp_path, translate_cache):
     model = tmp_path / "model"
     shutil.copytree(toy_model, model)
-    first = cache_entry(RunDir(model), SearchConfig(beam_size=3))
-    assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) == first
-    assert cache_entry(RunDir(model), SearchConfig(beam_size=3, length_penalty=0.6)) != first
-    assert cache_entry(RunDir(model), SearchConfig(beam_size=3), "mixed_bfloat16") != first  # traced in bfloat16
+    first = cache_entry(model, SearchConfig(beam_size=3))
+    assert cache_entry(model, SearchConfig(beam_size=3)) == first
+    assert cache_entry(model, SearchConfig(beam_size=3, length_penalty=0.6)) != first
+    assert cache_entry(model, SearchConfig(beam_size=3), "mixed_bfloat16") != first  # traced in bfloat16
     weights = model / WEIGHTS
     weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # retrained, say
-    assert cache_entry(RunDir(model), SearchConfig(beam_size=3)) != first
+    assert cache_entry(model, SearchConfig(beam_size=3)) != first
 
 
-def test_an_entry_is_keyed_by_the_packages_code(toy_model, monkeypatch, translate_cache):
-    first = cache_entry(RunDir(toy_model), SearchConfig())
-    monkeypatch.setattr(fast_start, "code_digest", lambda: b"another version of the search")
-    assert cache_entry(RunDir(toy_model), SearchConfig()) != first
+def test_an_entry_is_keyed_by_the_packages_version(toy_model, monkeypatch, translate_cache):
+    first = cache_entry(toy_model, SearchConfig())
+    monkeypatch.setattr(graph, "__version__", "another version of the search")
+    assert cache_entry(toy_model, SearchConfig()) != first
 
 
 @pytest.mark.slow
@@ -95,7 +100,7 @@ def test_translate_decodes_in_bfloat16_when_asked_from_a_cache_entry_of_its_own(
 
 def test_the_cache_can_be_turned_off(toy_model, monkeypatch):
     monkeypatch.setenv("TRANSLATOR_CACHE", "off")
-    assert cache_entry(RunDir(toy_model), SearchConfig()) is None
+    assert cache_entry(toy_model, SearchConfig()) is None
     result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy")
     assert result.returncode == 0 and result.stdout == "I am here.\n"
 
@@ -111,18 +116,24 @@ def test_the_cache_keeps_the_latest_used_entries_and_nothing_else(tmp_path):
     writing.mkdir()
     (writing / "saved_model.pb").write_bytes(b"graph")
     os.utime(writing, (0, 0))
-    fast_start.prune(tmp_path, keep=2)
+    graph.prune(tmp_path, keep=2)
     assert entries(tmp_path) == sorted(["m-" + f"{i:020x}" for i in range(2)] + ["notes", "m-" + "f" * 20,
                                                                                  writing.name])
 
 
-def test_an_entry_holds_each_weight_once(toy_model, translate_cache):
+def test_an_entry_holds_no_weights_and_names_each_array_of_the_weights_file(toy_model, translate_cache):
+    import h5py
+
     translator = Translator.load(toy_model)
     search = translator.search_setting(beam_size=3)
-    save_to_cache(translator, RunDir(toy_model), search)
-    saved = tf.train.list_variables(str(cache_entry(RunDir(toy_model), search) / "variables" / "variables"))
-    weights = [shape for name, shape in saved if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
-    assert sum(int(np.prod(shape)) for shape in weights) == translator.model.count_params()
+    cache_graph(translator, RunDir(toy_model), search)
+    entry = cache_entry(toy_model, search)
+    assert entries(entry) == sorted([RECORD, "saved_model.pb"])
+    with h5py.File(toy_model / WEIGHTS) as stored:
+        sizes = {}
+        stored.visititems(lambda path, item: sizes.update({path: item.size}) if isinstance(item, h5py.Dataset) else None)
+    variables = json.loads((entry / RECORD).read_text())["variables"]
+    assert sum(sizes[path] for path in variables.values()) == translator.model.count_params()
 
 
 def translate_with_imports(model, *arguments) -> subprocess.CompletedProcess:
@@ -140,7 +151,7 @@ def translate_with_imports(model, *arguments) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_a_translation_from_the_cache_imports_neither_tensorflows_public_api_nor_keras_nor_tensorflow_texts(
         toy_model, translate_cache):
-    """What keeps its start fast and small (fast_start.py, tensorflow_runtime.py)."""
+    """What keeps its start fast and small (startup/graph.py, tensorflow_internals.py)."""
     assert run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy").returncode == 0  # caches
     result = translate_with_imports(toy_model, "Estoy aquí.", "--greedy")
     assert result.returncode == 0, result.stderr
@@ -148,7 +159,7 @@ def test_a_translation_from_the_cache_imports_neither_tensorflows_public_api_nor
 
 
 def test_the_public_api_read_after_a_runtime_only_import_loads_as_quietly(toy_model, translate_cache):
-    """--precision auto reads tf.config after `translate` imported only TensorFlow's runtime (tensorflow_runtime.py):
+    """--precision auto reads tf.config after `translate` imported only TensorFlow's runtime (tensorflow_internals.py):
     the rest of TensorFlow, loading then, must not write its C++ notices to the terminal either."""
     result = run_cli("translate", "--model-dir", toy_model, "Estoy aquí.", "--greedy", "--precision", "auto")
     assert result.returncode == 0 and result.stdout == "I am here.\n"

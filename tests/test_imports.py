@@ -30,5 +30,5 @@ def test_inference_and_serving_never_import_training():
 
 def test_the_checks_before_tensorflow_do_not_import_it():
     early = ["translator.config", "translator.cli.options", "translator.model.folder", "translator.data.sentences", "translator.data.corpus", "translator.data.check",
-             "translator.serve.models", "translator.startup.cache"]
+             "translator.serve.models", "translator.startup.graph", "translator.startup.session"]
     assert loaded_after_importing(early, ["tensorflow", "keras"]) == []

@@ -8,6 +8,7 @@ they resolve from an empty environment."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,9 +29,11 @@ def installed(tmp_path_factory) -> dict:
     """{"bin": the environment's bin folder, "cwd": an empty folder outside the repository, "env": os.environ
     without a PYTHONPATH that could reach the repository}."""
     root = tmp_path_factory.mktemp("package")
-    wheels = root / "wheels"
+    source, wheels = root / "source", root / "wheels"  # a copy: building writes build/ into the tree it builds
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "runs", "test-output",
+                                                               "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-                    "-w", str(wheels), str(REPO)], check=True, cwd=root, timeout=600)
+                    "-w", str(wheels), str(source)], check=True, cwd=root, timeout=600)
     environment = root / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=True).create(environment)
     wheel, = wheels.glob("translator-*.whl")

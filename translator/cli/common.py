@@ -20,7 +20,7 @@ TRAIN_DEFAULT_MODEL = (
 
 def load_tensorflow(runtime_only: bool = False) -> None:
     """Import TensorFlow, quietly unless --debug; commands that need it call this first. `runtime_only`: for a
-    command that may need no more than a saved graph (startup/tensorflow_runtime.py)."""
+    command that may need no more than a saved graph (startup/tensorflow_internals.py)."""
     from translator.startup.quiet import load_tensorflow as load
 
     load(runtime_only, quiet=not click.get_current_context().find_root().obj["debug"])

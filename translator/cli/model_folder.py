@@ -33,7 +33,7 @@ def carry_graph(model_dir):
     `shrink` or `train --resume`; run this for a folder without one, after a new search.json (until then the graph
     is passed by), and after upgrading this package (the graph is the code's that wrote it)."""
     load_tensorflow()
-    from translator.startup.carried import carry_graph as write_graph
+    from translator.startup.graph import carry_graph as write_graph
     from translator.model.folder import RunDir
 
     translator = load_translator(model_dir)

@@ -233,8 +233,8 @@ class Translator:
         sentences, or one over the maximum length with clauses, is translated piece by piece (`segments`) and
         joined; its alternatives are then the joined best only, its score the pieces' sum. With the setting's
         `name_surrogates` and the folder's names.json, rarely seen names are translated as well-known ones and put
-        back (surrogates.py); with `number_surrogates` and numbers.json, so are numbers written with separators,
-        put back as the target writes them (number_surrogates.py)."""
+        back (entities/names.py); with `number_surrogates` and numbers.json, so are numbers written with separators,
+        put back as the target writes them (entities/numbers.py)."""
         surrogates = chosen_surrogates(search, self.name_surrogates, self.number_surrogates)
         return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
                                self.token_count, self.max_length, surrogates)

@@ -1,5 +1,5 @@
 """A translation as the user gets it, and the line-level logic around a batch search: empty lines, lines of several
-sentences, lines over the maximum length (`segments`). No Keras here: the fast start (fast_start.py) shares it with
+sentences, lines over the maximum length (`segments`). No Keras here: the fast start (startup/graph.py) shares it with
 the full Translator (inference.py)."""
 
 from __future__ import annotations

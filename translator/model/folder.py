@@ -6,9 +6,9 @@
   search.json                 optional: the beam setting chosen on dev (by `train`, or by `compare`)
   search_scores.csv           optional: the dev BLEU of each setting `train` tried
   length_limit.json           optional: how long an output may run, learned from the training pairs
-  names.json                  optional: the names the training sources held, for name surrogates (surrogates.py)
+  names.json                  optional: the names the training sources held, for name surrogates (entities/names.py)
   translate_graph/            optional: the translate graph of the stored search setting, without its weights
-                              (`carry-graph`: a first `translate` on a new machine starts fast; carried_graph.py)
+                              (`carry-graph`: a first `translate` on a new machine starts fast; startup/graph.py)
   history.csv                 one row per epoch
   summary.json                what the training run did
   checkpoint/                 everything a resume needs (variables.npz: weights and optimizer state;

@@ -10,20 +10,15 @@ import warnings
 
 
 def import_tensorflow_quietly(runtime_only: bool = False) -> None:
-    """Import TensorFlow with its noise kept off the terminal. `runtime_only`: see tensorflow_runtime.py; the rest
+    """Import TensorFlow with its noise kept off the terminal. `runtime_only`: see tensorflow_internals.py; the rest
     of TensorFlow, where a later read completes it, loads as quietly."""
-    from translator.startup.tensorflow_runtime import import_tensorflow
+    from translator.startup.tensorflow_internals import import_tensorflow, silence_loggers
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     with stderr_silenced():
         import_tensorflow(runtime_only, completing=stderr_silenced)
-    # the loggers by their modules, which a runtime-only import has too (tf.get_logger, tf.autograph.set_verbosity)
-    from tensorflow.python.autograph.utils import ag_logging
-    from tensorflow.python.platform import tf_logging
-
-    tf_logging.get_logger().setLevel(logging.ERROR)
-    ag_logging.set_verbosity(0)
+    silence_loggers()
     logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="keras")
     warnings.filterwarnings("ignore", module="tensorflow")
@@ -44,11 +39,11 @@ def stderr_silenced():
 
 
 def load_tensorflow(runtime_only: bool = False, quiet: bool = True) -> None:
-    """Import TensorFlow (see tensorflow_runtime.py for `runtime_only`), with its noise kept off the terminal
+    """Import TensorFlow (see tensorflow_internals.py for `runtime_only`), with its noise kept off the terminal
     unless not `quiet`."""
     if quiet:
         import_tensorflow_quietly(runtime_only)
     else:
-        from translator.startup.tensorflow_runtime import import_tensorflow
+        from translator.startup.tensorflow_internals import import_tensorflow
 
         import_tensorflow(runtime_only)

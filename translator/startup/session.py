@@ -1,9 +1,9 @@
 """Opening a model for a process that translates and ends (`translate`): the fast start's choice, in one place.
 
 A plain search (the best hypothesis, no attention weights) runs the model's translate graph where there is one
-for its setting, carried in the model folder (carried.py) or cached after an earlier run (cache.py), over only
-TensorFlow's runtime; anything else, or a miss, loads the full Keras model, and a plain search's graph is then
-cached for the next run.
+for its setting (graph.py: carried in the model folder, or cached after an earlier run), over only TensorFlow's
+runtime; anything else, or a miss, loads the full Keras model, and a plain search's graph is then cached for the
+next run.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from translator.config import SearchConfig
-from translator.errors import TranslatorError
 from translator.model.folder import RunDir
 
 
@@ -22,38 +21,18 @@ def open_translator(run_dir: RunDir, search: SearchConfig, load_full: Callable, 
     over one batch."""
     from translator.decoding.streams import share_cores
     from translator.startup.malloc_arenas import limit_malloc_arenas
+    from translator.model.precision import resolve
+    from translator.startup.graph import cache_graph, saved_translator
     from translator.startup.quiet import load_tensorflow
 
     limit_malloc_arenas()  # before TensorFlow's threads start
     share_cores()  # each of the two decoding streams its share of the cores, before TensorFlow starts
     load_tensorflow(runtime_only=plain, quiet=quiet)
     if plain:
-        from translator.model.precision import resolve
-
-        graph = saved_graph(run_dir, search, resolve(precision_name), optimize=not few_sentences)
+        graph = saved_translator(run_dir, search, resolve(precision_name), optimize=not few_sentences)
         if graph is not None:
             return graph, lambda: None
     load_tensorflow(quiet=quiet)  # all of it, where only the runtime was imported for the graph
     translator = load_full()
-    return translator, (lambda: remember_graph(translator, run_dir, search)) if plain else (lambda: None)
+    return translator, (lambda: cache_graph(translator, run_dir, search)) if plain else (lambda: None)
 
-
-def saved_graph(run_dir: RunDir, search: SearchConfig, policy: str, optimize: bool):
-    """The model's translate graph for this setting, as the folder carries it or from the cache; None where there
-    is neither yet (or the folder has a problem, which the full load then reports)."""
-    from translator.startup.cache import cached_translator
-    from translator.startup.carried import carried_translator
-
-    try:
-        max_length = run_dir.load_config().training.max_length
-        return (carried_translator(run_dir, search, max_length, optimize=optimize, policy=policy)
-                or cached_translator(run_dir, search, max_length, optimize=optimize, policy=policy))
-    except TranslatorError:
-        return None
-
-
-def remember_graph(translator, run_dir: RunDir, search: SearchConfig) -> None:
-    """Cache the full Translator's graph for this setting, so that the next run starts from it."""
-    from translator.startup.cache import save_to_cache
-
-    save_to_cache(translator, run_dir, search)

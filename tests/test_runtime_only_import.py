@@ -1,4 +1,4 @@
-"""TensorFlow's runtime without its public API (tensorflow_runtime.py): what it leaves out, and that the package
+"""TensorFlow's runtime without its public API (tensorflow_internals.py): what it leaves out, and that the package
 still completes itself where code reads the public API. Each check runs in a fresh interpreter, as the import is
 once per process."""
 
@@ -17,7 +17,7 @@ def run(program: str) -> str:
 def test_the_runtime_only_import_leaves_out_the_public_api_and_keras_but_runs_eagerly():
     program = """
 import sys
-from translator.startup.tensorflow_runtime import import_tensorflow
+from translator.startup.tensorflow_internals import import_tensorflow
 import_tensorflow(runtime_only=True)
 from tensorflow.python.eager import context
 from tensorflow.python.framework import constant_op
@@ -31,7 +31,7 @@ print(sorted(m for m in ("tensorflow._api.v2.compat", "keras") if m in sys.modul
 def test_reading_the_public_api_completes_the_package_in_place():
     program = """
 import sys
-from translator.startup.tensorflow_runtime import import_tensorflow, is_runtime_only
+from translator.startup.tensorflow_internals import import_tensorflow, is_runtime_only
 import_tensorflow(runtime_only=True)
 import tensorflow as tf
 package = sys.modules["tensorflow"]
@@ -43,7 +43,7 @@ print(is_runtime_only(tf), int(tf.reduce_sum(tf.constant([1, 2, 3]))), tf is pac
 
 def test_a_full_import_after_a_runtime_only_one_completes_it():
     program = """
-from translator.startup.tensorflow_runtime import import_tensorflow, is_runtime_only
+from translator.startup.tensorflow_internals import import_tensorflow, is_runtime_only
 import_tensorflow(runtime_only=True)
 import_tensorflow()
 import tensorflow as tf
