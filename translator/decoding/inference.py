@@ -5,14 +5,13 @@ tf.function per search setting, so a batch costs one call from Python.
 Its loops and branches are spelled tf.while_loop and tf.cond, so it is traced
 without AutoGraph (`autograph=False`, as are the training step's): AutoGraph
 rewrote the source of every function the search calls and then found nothing
-to convert (the same ops), which was 2.0 of the 2.4 s the default beam search
-took to trace.
+to convert (the same ops), which was most of the tracing time.
 
 A long-lived process (`serve`) may have its searches of a few sentences compiled by XLA as well
 (`xla_max_batch`): a step of one sentence is a hundred and more small ops, whose scheduling costs more than their
 arithmetic, and XLA fuses them; one sentence's beam search then takes about half the time. XLA needs every shape
 fixed, so such a search keeps all its rows to the end (search.py's `steps`) and is compiled once per batch size
-and source length (rounded up to SOURCE_BUCKET tokens), 0.7 to 1 s each, on first use: not worth it for a
+and source length (rounded up to SOURCE_BUCKET tokens), about a second each, on first use: not worth it for a
 command that translates once and exits, nor for large batches, whose search gains more from dropping the
 sentences that are done.
 """

@@ -1,12 +1,10 @@
 """Decoding streams: two batches searched at once, the CPU's cores shared out between them.
 
 A batch's search is a loop of small ops (a step of 64 sentences: a few matmuls of 64 rows and a hundred
-element-wise ops), and TensorFlow spreading each op over every core left the cores idle much of the time: on this
-project's 2-core machine the profiler counted 1.2 cores busy on average in greedy search. One core a batch and two
-batches at a time keep both busy: the 2,308 test sentences in batches of 64 (spa-eng-small, tutorial sizes)
-greedy 2,040-2,070 -> 3,220-3,260 sentences/s, beam 5 690-750 -> 990-1,000; the default model greedy
-980-1,070 -> 1,480-1,540, beam 5 290-310 -> 360. Two streams over the shared pool of both cores gained only
-1.1-1.25x; one core for one batch alone, beam 5 lost 15-25 %, which `batches` avoids by splitting a lone batch.
+element-wise ops), and TensorFlow spreading each op over every core left the cores idle much of the time. One core
+a batch and two batches at a time keep both busy; two streams over the shared pool of both cores gained less,
+and one core for one batch alone is slower, which `batches` avoids by splitting a lone batch
+(docs/performance.md has the figures).
 
 The pool's size is TensorFlow's TF_NUM_INTRAOP_THREADS, read when its runtime starts: `share_cores` sets it
 for a process that only decodes (`translate`, `evaluate`); one that also trains keeps every core for each op and
@@ -52,8 +50,7 @@ def in_streams(run, ordered, streams: int = STREAMS):
     (a batch is read from `ordered` while the one before it is searched).
 
     The first batch runs alone: TensorFlow prepares a graph (traces, optimizes) on its first call, and two first
-    calls at once each did (the first 256 test sentences through the cached translate graph took 1.3 s so, against
-    0.8 s in one stream)."""
+    calls at once each did."""
     with ThreadPoolExecutor(streams, thread_name_prefix="decoding") as pool:
         pending, remaining = collections.deque(), iter(ordered)
         for number in itertools.count():

@@ -48,10 +48,8 @@ class ProjectedInputsRNN(keras.layers.RNN):
     """keras.layers.RNN over a cell with `project_inputs` and `recur` (float32_state.py): the input matmul of every
     step at once, as one [batch x T, features] @ [features, gates x units] matmul before the loop, and only the
     recurrent one inside it. The loop is Keras' own, the `rnn` of its backend that keras.layers.RNN calls (no
-    public name: keras.src), with its masks, go_backwards and Bidirectional. Measured on this project's 2-core
-    CPU at the tutorial's sizes (a bidirectional GRU encoder), alternating processes: float32 training,
-    attention 845-871 -> 884-954 pairs/s, feedback (whose decoder is such a layer too) 950-956 -> 967-997;
-    bfloat16 unchanged; one short sentence searched under XLA, greedy 2.2-2.3 -> 1.7-2.2 ms."""
+    public name: keras.src), with its masks, go_backwards and Bidirectional. Faster in float32 training and
+    under XLA, unchanged in bfloat16 (docs/performance.md)."""
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]

@@ -43,8 +43,7 @@ class PointerGenerator(keras.layers.Layer):
     def target_log_probability(self, logits, state, context, inputs, weights, source_ids, targets):
         """log P(targets) [batch, T], as `call` gives it at the targets (bar its floor), from the logits' own
         cross-entropy and the attention on the source tokens equal to each target: no [batch, T, vocab] tensor
-        beyond the logits, where the mixture over the whole vocabulary took seven, forward and backward (the
-        copying model's training peaked at 2.5 GB with them, and its step took a fifth longer than without)."""
+        beyond the logits, where the mixture over the whole vocabulary took seven, forward and backward."""
         switch = ops.cast(self.switch(ops.concatenate([state, context, inputs], axis=-1)), "float32")[..., 0]
         generated = -token_nll(targets, ops.cast(logits, "float32"))
         source_ids, targets = ops.cast(source_ids, "int32"), ops.cast(targets, "int32")

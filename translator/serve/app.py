@@ -167,8 +167,7 @@ class Service:
         """[(Translation, alignment or None)]: the batcher's call, in the TensorFlow thread.
 
         The batch is padded to one of a few sizes with copies of its shortest sentence (the search is batch
-        invariant, so they change nothing else): measured in-process, 800 batches of random sizes 1-32 grew
-        the resident memory from 933 to 1,045 MB and still rising, 800 batches of 32 stayed at 907-910 MB.
+        invariant, so they change nothing else): every new batch shape held on to memory (docs/performance.md).
         """
         search, with_attention = setting
         filler = min((s for s in sentences if s.strip()), key=len, default="")

@@ -29,7 +29,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
     TCP_NODELAY, which the connections it accepts inherit: without it a response written in two pieces waited for
     the client's delayed acknowledgement of the first, and every request after the first on a keep-alive
-    connection took 40 ms more (one sentence: 64 ms instead of 15, bench/serve_load.py's clients)."""
+    connection waited for it."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

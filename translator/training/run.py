@@ -92,8 +92,8 @@ def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir
 
 def carry_translate_graph(run_dir: RunDir, echo) -> None:
     """Store the translate graph of the folder's search setting in it (startup/graph.py), as `translate` loads the
-    model (float32), so that the model's first `translate` starts as fast as later ones (about 3 s instead of 9 for
-    the default model). The model is whole without it: where writing it fails, a warning, and the cache serves."""
+    model (float32), so that the model's first `translate` starts as fast as later ones. The model is whole
+    without it: where writing it fails, a warning, and the cache serves."""
     import tensorflow as tf
 
     from translator.startup.graph import carry_graph
