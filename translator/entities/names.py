@@ -24,7 +24,6 @@ verbatim by a target at least once. Each run takes the next surrogate the senten
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
