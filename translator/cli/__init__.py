@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     try:
         from translator.errors import TrainingInterrupted, TranslatorError
 
-        status = cli.main(args=argv, prog_name="translator", standalone_mode=False)
+        status = cli.main(args=argv, prog_name=program_name(), standalone_mode=False)
         return status if isinstance(status, int) else 0  # click returns an Exit's code instead of raising it
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     except click.UsageError as error:
         if debug:
             traceback.print_exc()
-        command = error.ctx.command_path if error.ctx else "translator"
+        command = error.ctx.command_path if error.ctx else program_name()
         click.echo(f"error: {error.format_message()} (try: {command} --help)", err=True)
         return EXIT_BAD_INPUT
     except TranslatorError as error:
@@ -73,6 +74,11 @@ def main(argv=None) -> int:
         where = f"{error.filename}: " if error.filename else ""
         click.echo(f"error: {where}{error.strerror or error}", err=True)
         return EXIT_BAD_INPUT
+
+
+def program_name() -> str:
+    """How the user called the command, for usage lines and hints: `python cli.py` from a clone, else `translator`."""
+    return "python cli.py" if Path(sys.argv[0]).name == "cli.py" else "translator"
 
 
 def entry_point():
