@@ -25,9 +25,12 @@ DEFAULT_MODEL = REPO / "translator" / "pretrained" / "spa-eng"
 
 
 def run_cli(*args, stdin=None, timeout=300) -> subprocess.CompletedProcess:
-    """`python cli.py ARGS` as a user runs it, from the repository root; text output captured."""
+    """`python cli.py ARGS` as a user runs it, from the repository root; text output captured. Without `stdin`,
+    standard input is empty, as a terminal's would be to a command that does not read it (never the test
+    runner's own, which translate reads when it is given no sentence)."""
     return subprocess.run([sys.executable, str(REPO / "cli.py"), *map(str, args)], capture_output=True, text=True,
-                          input=stdin, cwd=REPO, timeout=timeout)
+                          input=stdin, cwd=REPO, timeout=timeout,
+                          **({"stdin": subprocess.DEVNULL} if stdin is None else {}))
 
 
 def translate_every_way(tmp_path: Path, monkeypatch, *arguments) -> list[subprocess.CompletedProcess]:

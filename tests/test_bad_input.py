@@ -165,6 +165,9 @@ TABLE = [
     row("translate-nothing", "translate", "--model-dir", "{model}", names=("--input",)),
     row("translate-beam-0", "translate", "--model-dir", "{model}", "Hola.", "--beam-size", "0", names=("--beam-size",)),
     row("translate-n-best-above-beam", "translate", "--model-dir", "{model}", "Hola.", "--beam-size", "2", "--n-best", "3", names=("--n-best",)),
+    row("translate-plot-not-png", "translate", "--model-dir", "{model}", "Hola.", "--plot-attention", "{in}/att.txt", names=("att.txt", ".png")),
+    row("translate-output-into-a-folder", "translate", "--model-dir", "{model}", "Hola.", "--output", "{in}/a-folder", names=("a-folder", "folder")),
+    row("translate-nothing-piped", "translate", "--model-dir", "{model}", stdin=b"", names=("standard input", "--input")),
     row("translate-plot-nowhere", "translate", "--model-dir", "{model}", "Hola.", "--plot-attention", "{in}/absent/att.png", names=("att.png", "folder")),
     row("translate-model-dir-missing", "translate", "--model-dir", "{in}/absent", "Hola.", names=("absent", "no such model folder")),
     row("translate-model-dir-is-a-file", "translate", "--model-dir", "{in}/test.tsv", "Hola.", names=("test.tsv",)),
@@ -242,7 +245,8 @@ def run_row(row: Row, inputs: Path, toy_model: Path, work: Path) -> dict:
     before = [folder_hash(p) for p in watched]
     try:
         result = subprocess.run([sys.executable, str(REPO / "cli.py"), *argv], input=row.stdin, capture_output=True,
-                                cwd=work, timeout=300, env=os.environ | dict(row.env))
+                                cwd=work, timeout=300, env=os.environ | dict(row.env),
+                                **({"stdin": subprocess.DEVNULL} if row.stdin is None else {}))
     except subprocess.TimeoutExpired as timeout:  # e.g. a server that started instead of refusing: the row fails
         result = subprocess.CompletedProcess(argv, -1, timeout.stdout or b"", b"timed out after 300 s")
     return {"result": result, "unchanged": [folder_hash(p) for p in watched] == before, "argv": argv}

@@ -24,11 +24,17 @@ def shell_lines() -> list[str]:
 
 
 def command_lines() -> list[str]:
-    return [line for line in shell_lines() if line.startswith("translator ")]
+    """The lines that run `translator`, alone or at the end of a pipe."""
+    return [line for line in shell_lines() if translator_part(line).startswith("translator ")]
+
+
+def translator_part(line: str) -> str:
+    """`translator ...` of a line, without what is piped into it or where its output is redirected."""
+    return line.rpartition("|")[2].partition(">")[0].strip()
 
 
 def quick(line: str) -> bool:
-    return "../shared" not in line and not line.startswith(("translator serve", "translator compare"))
+    return "../shared" not in line and not translator_part(line).startswith(("translator serve", "translator compare"))
 
 
 def command_of(words: list[str]) -> click.Command:
@@ -45,7 +51,7 @@ def test_the_readme_has_commands_and_runs_some():
 
 @pytest.mark.parametrize("line", command_lines())
 def test_each_readme_command_names_options_that_exist(line):
-    words = shlex.split(line.split(">")[0])[1:]
+    words = shlex.split(translator_part(line))[1:]
     command = command_of(words)
     known = {opt for param in command.params for opt in param.opts + param.secondary_opts} | {"--help", "-h"}
     used = {word.split("=")[0] for word in words if word.startswith("--")}
@@ -59,7 +65,8 @@ def test_the_quick_readme_commands_run_in_order(tmp_path):
     define = f"translator() {{ {shlex.quote(sys.executable)} {shlex.quote(str(REPO / 'cli.py'))} \"$@\"; }}"
     for line in filter(quick, command_lines()):
         result = subprocess.run(["bash", "-c", f"{define}\n{line}"], cwd=tmp_path, capture_output=True, text=True,
-                                timeout=600)
+                                stdin=subprocess.DEVNULL, timeout=600)
         assert result.returncode == 0, f"{line}\n{result.stderr}"
     assert len((tmp_path / "translations.txt").read_text(encoding="utf-8").splitlines()) == 2
+    assert (tmp_path / "piped.txt").read_text(encoding="utf-8") == (tmp_path / "translations.txt").read_text(encoding="utf-8")
     assert (tmp_path / "runs" / "toy" / "model.weights.h5").is_file()

@@ -85,6 +85,13 @@ def test_the_warm_up_is_at_most_half_the_first_epoch():
     assert learning_rate(config, 1, 1.0, steps_per_epoch=4) == pytest.approx(config.learning_rate)
 
 
+def test_no_warmup_starts_at_the_full_learning_rate():
+    config = TrainingConfig(warmup_steps=0, learning_rate=0.01)
+    assert warmup_steps(config, steps_per_epoch=4) == 0
+    assert learning_rate(config, 0, 1.0, steps_per_epoch=4) == pytest.approx(0.01, rel=1e-3)  # no ramp: decay only
+    assert learning_rate(TrainingConfig(warmup_steps=5, learning_rate=0.01), 0, 1.0) == pytest.approx(0.002, rel=1e-3)
+
+
 @pytest.mark.slow
 def test_a_small_corpus_learns_with_the_default_options(tmp_path):
     """54 pairs at batch 16, 30 epochs (120 steps), every other option at its default: with a fixed 200-step

@@ -145,7 +145,7 @@ class TrainingConfig(Checked):
     max_minutes: float | None = option(None, "Stop after this much training time.", type=float, above=0)
     max_steps: int | None = option(None, "Stop after this many steps.", type=int, minimum=1)
     learning_rate: float = option(1e-3, "Adam's learning rate after the warm-up.", above=0)
-    warmup_steps: int = option(200, "Steps of linear warm-up (at most half the first epoch).", minimum=1)
+    warmup_steps: int = option(200, "Steps of linear warm-up (at most half the first epoch); 0: none.", minimum=0)
     decay_steps: int = option(20000, "The learning rate halves every this many steps.", minimum=1)
     clip_norm: float = option(5.0, "Clip gradients to this global norm; 0 turns clipping off.", minimum=0)
     label_smoothing: float = option(0.0, "Share of the target probability spread over the vocabulary.",

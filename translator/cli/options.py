@@ -130,6 +130,14 @@ def new_file(_context, _param, path: Path | None):
     return path
 
 
+def png_file(context, param, path: Path | None):
+    """An image to write: a new file's checks, and a name ending in .png (matplotlib would add it otherwise)."""
+    path = new_file(context, param, path)
+    if path is not None and path.suffix.lower() != ".png":
+        raise OptionError(f"{path}: the attention heatmap is a PNG image; give a file name ending in .png")
+    return path
+
+
 def output_folder(_context, _param, path):
     """A folder to write into: it may exist, but not as a file."""
     if path is not None and path.exists() and not path.is_dir():

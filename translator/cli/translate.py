@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import json
+import sys
 from pathlib import Path
 
 import click
 
 from translator.cli.common import load_tensorflow, load_translator, model_dir_option, model_folder, precision_option, search_options
-from translator.cli.options import existing_file, new_file
+from translator.cli.options import existing_file, new_file, png_file
+
+
+def input_of(sentences: tuple, input_file: str | None) -> tuple[tuple, str | None]:
+    """(sentences, input file) as the user meant them: a lone `-`, or no sentence with text piped in (standard
+    input not a terminal), reads standard input as `--input -` does."""
+    if input_file is None and (sentences == ("-",) or (not sentences and not sys.stdin.isatty())):
+        return (), "-"
+    return sentences, input_file
 
 
 def read_sentences(sentences, input_file, skip_bad_lines):
@@ -19,7 +30,7 @@ def read_sentences(sentences, input_file, skip_bad_lines):
 
     if input_file is None:
         if not sentences:
-            raise OptionError("give sentences to translate, or --input FILE (- for stdin)")
+            raise OptionError("give sentences to translate, --input FILE, or text on standard input")
         # an argument typed empty is a mistake (`translate "$TEXT"` with TEXT unset); a file's empty line is
         # kept as an empty translation, so that output line N belongs to input line N
         empty = next((number for number, sentence in enumerate(sentences, 1) if not sentence.strip()), None)
@@ -32,22 +43,27 @@ def read_sentences(sentences, input_file, skip_bad_lines):
         raise OptionError("give sentences or --input, not both")
     if input_file != "-" and not skip_bad_lines:
         collections.deque(read_lines(input_file), maxlen=0)  # a line that is not UTF-8, before TensorFlow's import
-    return read_lines(input_file, skip_bad_lines, warn=lambda message: click.echo(message, err=True))
+    lines = read_lines(input_file, skip_bad_lines, warn=lambda message: click.echo(message, err=True))
+    first = next(lines, None)  # standard input that holds nothing: the user gave nothing to translate
+    if first is None and input_file == "-":
+        raise OptionError("standard input held nothing to translate; give sentences, --input FILE, or some text")
+    return itertools.chain([] if first is None else [first], lines)
 
 
 @click.command()
 @click.argument("sentences", nargs=-1)
 @model_dir_option()
-@click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin).")
+@click.option("--input", "input_file", help="Translate this file, one sentence a line ('-' for stdin, also read when no sentence is given and text is piped in).")
+@click.option("--output", "output_file", type=click.Path(path_type=Path), callback=new_file, help="Write the translations to this file instead of standard output.")
 @click.option("--skip-bad-lines", is_flag=True, help="A line that is not UTF-8 becomes an empty translation (with a warning) instead of stopping.")
 @search_options(n_best=True)
 @click.option("--batch-size", default=64, show_default=True, help="Sentences searched together; two batches are searched at a time, and sentences given as arguments that fill less than two are split evenly between them.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with scores.")
 @click.option("--attention", "with_attention", is_flag=True, help="With --json: add each sentence's attention weights (attention models).")
-@click.option("--plot-attention", type=click.Path(path_type=Path), callback=new_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
+@click.option("--plot-attention", type=click.Path(path_type=Path), callback=png_file, help="Draw the attention heatmap of the first sentence to this PNG (attention models).")
 @precision_option
-def translate(sentences, model_dir, input_file, skip_bad_lines, search_given, batch_size, as_json, with_attention,
-              plot_attention, precision_name):
+def translate(sentences, model_dir, input_file, output_file, skip_bad_lines, search_given, batch_size, as_json,
+              with_attention, plot_attention, precision_name):
     """Translate SENTENCES (or --input) with the model in --model-dir; outputs keep the input order."""
     from translator.errors import OptionError
     from translator.model.folder import RunDir
@@ -58,6 +74,7 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, search_given, ba
         raise OptionError("--batch-size must be at least 1")
     run_dir = RunDir(model_folder(model_dir))
     search = run_dir.search_setting(**search_given)
+    sentences, input_file = input_of(sentences, input_file)
     sentences = read_sentences(sentences, input_file, skip_bad_lines)
     plain = not (with_attention or plot_attention) and search.n_best == 1  # what a saved graph can do
     translator, done = open_translator(run_dir, search, lambda: load_translator(model_dir, precision_name),
@@ -66,13 +83,27 @@ def translate(sentences, model_dir, input_file, skip_bad_lines, search_given, ba
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
-    print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention)
+    with output_to(output_file) as out:
+        print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out)
     done()
 
 
-def print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention):
-    """Each sentence's translation (a JSON record with `as_json`) as its batch is done; the first sentence's
-    attention drawn to `plot_attention`."""
+@contextlib.contextmanager
+def output_to(path: Path | None):
+    """Standard output, or the file `path`, which replaces one already there only once every line is written."""
+    if path is None:
+        yield None  # click.echo's default: standard output
+        return
+    from translator.files import atomic_path
+
+    with atomic_path(path) as partial, partial.open("w", encoding="utf-8") as out:
+        yield out
+    click.echo(f"translations written to {path}", err=True)
+
+
+def print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out=None):
+    """Each sentence's translation (a JSON record with `as_json`) to `out` as its batch is done; the first
+    sentence's attention drawn to `plot_attention`."""
     from translator.decoding.streams import batches, in_streams
     from translator.decoding.translation import translation_record
 
@@ -91,7 +122,7 @@ def print_translations(translator, sentences, search, batch_size, as_json, with_
                 click.echo(f"warning: sentence {done + index + 1} is longer than the model's maximum "
                            f"of {translator.max_length} tokens; only its beginning was translated", err=True)
             record = translation_record(source, result, alignment, with_attention) if as_json else None
-            click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text)
+            click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text, file=out)
         done += len(batch)
     if plot_attention and first_alignment and first_alignment[1]:
         from translator.inspection.plots import plot_attention as draw
