@@ -97,14 +97,15 @@ def saved_translator(run_dir: RunDir, search: SearchConfig, policy: str = "float
     optimizer off, which over a handful of sentences costs more than it saves."""
     try:
         key = graph_key(run_dir, search, policy)
-        for folder in (run_dir / TRANSLATE_GRAPH, cache_entry(run_dir, key)):
-            if folder is not None and (folder / RECORD).is_file():
-                translator = load_graph(folder, run_dir, key, search, optimize)
-                if translator is not None:
-                    if folder != run_dir / TRANSLATE_GRAPH:
-                        with contextlib.suppress(OSError):  # a read-only cache
-                            os.utime(folder)  # used now: `prune` keeps the latest used
-                    return translator
+        carried = run_dir / TRANSLATE_GRAPH
+        if (carried / RECORD).is_file() and (translator := load_graph(carried, run_dir, key, search, optimize)):
+            return translator
+        entry = cache_entry(run_dir, key)  # only now: naming it reads the whole weights file
+        if entry is not None and (entry / RECORD).is_file() and (
+                translator := load_graph(entry, run_dir, key, search, optimize)):
+            with contextlib.suppress(OSError):  # a read-only cache
+                os.utime(entry)  # used now: `prune` keeps the latest used
+            return translator
     except Exception:  # noqa: BLE001 - whatever a damaged folder or graph raises, the full model translates
         return None
     return None
