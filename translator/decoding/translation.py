@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from translator.decoding.segments import Segmented, segment
+from translator.entities.case import NORMAL, Truecaser, case_pattern, in_pattern
 from translator.entities.names import restore
 
 
@@ -30,15 +31,19 @@ def translations(texts, scores, truncated) -> list[Translation]:
 
 
 def translate_lines(sentences: list[str], search_batch, token_count, max_length: int,
-                    surrogates: tuple = ()) -> list[Translation]:
+                    surrogates: tuple = (), truecaser: Truecaser | None = None) -> list[Translation]:
     """Each line translated: search_batch(non-empty texts) -> [Translation]; a line is first cut into the pieces
     `segments` makes of it (token_count(text) -> source tokens), whose translations are joined back. With
     `surrogates` (NameSurrogates, NumberSurrogates: each with `mask`), each piece's rarely seen names and its numbers
-    written with separators are translated as ones the model copies well, and put back."""
+    written with separators are translated as ones the model copies well, and put back. With a `truecaser`, a piece
+    in capitals or all in lower case is translated truecased, and its translation given back in its case
+    (entities/case.py)."""
     segmented = [segment(s, token_count, max_length) if s.strip() else None for s in sentences]
     pieces = [piece for line in segmented if line is not None for piece in line.pieces]
     if surrogates:
         search_batch = _with_surrogates(search_batch, surrogates)
+    if truecaser is not None:
+        search_batch = _in_true_case(search_batch, truecaser)
     results = iter(over_nonempty(pieces, search_batch, empty_translation))
     joined = []
     for line in segmented:
@@ -69,6 +74,22 @@ def _with_surrogates(search_batch, surrogates: tuple):
         return [_restored(result, replacements) for result, (_, replacements) in zip(results, masked_texts)]
 
     return search_masked
+
+
+def _in_true_case(search_batch, truecaser: Truecaser):
+    """search_batch over the texts truecased where their case is not the usual, each translation in its text's
+    case."""
+
+    def search_truecased(texts: list[str]) -> list[Translation]:
+        patterns = [case_pattern(text) for text in texts]
+        results = search_batch([text if pattern == NORMAL else truecaser.truecase(text)
+                                for text, pattern in zip(texts, patterns)])
+        return [result if pattern == NORMAL else replace(
+                    result, text=in_pattern(result.text, pattern),
+                    alternatives=[(in_pattern(text, pattern), score) for text, score in result.alternatives])
+                for result, pattern in zip(results, patterns)]
+
+    return search_truecased
 
 
 def _restored(result: Translation, replacements) -> Translation:

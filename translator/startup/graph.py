@@ -32,6 +32,7 @@ from pathlib import Path
 
 from translator import __version__
 from translator.config import SearchConfig
+from translator.entities.case import Truecaser
 from translator.decoding.translation import Translation, chosen_surrogates, translate_lines, translations
 from translator.errors import ModelDirError
 from translator.files import atomic_path
@@ -69,11 +70,13 @@ def stored_arrays(stored) -> dict:
 
 class GraphTranslator:
     """A saved graph's signatures behind the Translator's `translate`, for the one search setting it was traced
-    with (the best hypothesis only). `surrogates` (of names, numbers: see translate_lines) serve every line."""
+    with (the best hypothesis only). `surrogates` (of names, numbers) and the `truecaser` serve every line (see
+    translate_lines)."""
 
-    def __init__(self, signatures: dict, max_length: int, search: SearchConfig, surrogates: tuple = ()):
+    def __init__(self, signatures: dict, max_length: int, search: SearchConfig, surrogates: tuple = (),
+                 truecaser: Truecaser | None = None):
         self._search, self._count = signatures["translate"], signatures["token_counts"]
-        self.max_length, self.search, self.surrogates = max_length, search, surrogates
+        self.max_length, self.search, self.surrogates, self.truecaser = max_length, search, surrogates, truecaser
 
     def translate(self, sentences: list[str], search: SearchConfig) -> list[Translation]:
         if search != self.search:
@@ -83,7 +86,8 @@ class GraphTranslator:
             out = self._search(sentences=texts)
             return translations(out["translation"][:, None], out["score"][:, None], out["truncated"])
 
-        return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.surrogates)
+        return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.surrogates,
+                               self.truecaser)
 
     def token_count(self, text: str) -> int:
         return int(self._count(sentences=[text])["tokens"][0])
@@ -132,8 +136,10 @@ def load_graph(folder: Path, run_dir: RunDir, key: str, search: SearchConfig, op
                 raise ModelDirError(f"{run_dir / WEIGHTS}: {variables[name]} is not shaped as the graph's {name}")
         # with the graph optimizer on, each run costs 0.1 s: all in one
         graph.assign(arrays, together=optimize)
-    surrogates = chosen_surrogates(search, run_dir.load_name_surrogates(), run_dir.load_number_surrogates())
-    return GraphTranslator(graph.signatures(), run_dir.load_config().training.max_length, search, surrogates)
+    names = run_dir.load_name_surrogates()
+    surrogates = chosen_surrogates(search, names, run_dir.load_number_surrogates())
+    return GraphTranslator(graph.signatures(), run_dir.load_config().training.max_length, search, surrogates,
+                           Truecaser.from_names(names and names.names))
 
 
 # --- writing ------------------------------------------------------------------------------------------------
