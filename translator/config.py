@@ -74,6 +74,9 @@ class CorpusFormat(Checked):
     source_column: str | None = option(None, "Name of the source column, for a file with a header.", type=str)
     target_column: str | None = option(None, "Name of the target column, for a file with a header.", type=str)
     skip_bad_lines: bool = option(False, "Skip malformed lines and count them, instead of stopping at the first.")
+    detokenize: str = option("auto", "Make Moses-tokenized, XML-escaped text (\"the crisis , they said &apos;\", as "
+                             "WMT and OPUS distribute corpora) plain: auto (where a sample of the file reads so), "
+                             "on, off.", choices=("auto", "on", "off"))
 
     def __post_init__(self):
         super().__post_init__()
@@ -166,6 +169,16 @@ class TrainingConfig(Checked):
                                   "invented ones instead, on both sides alike, after the vocabulary is learned: "
                                   "teaches a --copy model to copy names and numbers it never saw.",
                                   minimum=0, maximum=1)
+    noise: float = option(0.0, "Share (0-1) of the training pairs whose source is rewritten as people type it "
+                          "(accents and inverted marks dropped, all lower or upper case, a keyboard slip), after "
+                          "the vocabulary is learned, so that such input translates as the clean text would.",
+                          minimum=0, maximum=1)
+    drop_test_sentences: bool = option(True, "Drop training pairs that share a sentence with the test sets of the "
+                                       "quality suite (translator/testsets/), so that its scores stay honest.",
+                                       negative="--keep-test-sentences")
+    max_length_ratio: float = option(2.0, "Drop training pairs whose sides' lengths (characters, with 10 of slack) "
+                                     "differ more than this: the mark of a misaligned pair; 0 keeps every pair.",
+                                     minimum=0)
     stream: str = option("auto", "Read the training corpus from disk in chunks into a token cache in the model "
                          "folder (removed at the end) instead of into memory, so that memory does not grow with the "
                          f"corpus: auto streams files over {STREAM_ABOVE_MB} MB.", choices=("auto", "on", "off"))
@@ -255,7 +268,8 @@ class SearchConfig(Checked):
 
 
 # what an option added later meant for a folder saved before it: tokenizers of older versions kept numbers whole
-LEGACY_DEFAULTS = {TextConfig: {"split_digits": False}}
+LEGACY_DEFAULTS = {TextConfig: {"split_digits": False},
+                   TrainingConfig: {"max_length_ratio": 0.0, "drop_test_sentences": False}}
 PARTS = {"data": CorpusFormat, "source_text": TextConfig, "target_text": TextConfig,
          "model": ModelConfig, "training": TrainingConfig}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from translator.cli.common import comma_list, given_options, load_tensorflow
-from translator.cli.options import existing_file, output_folder
+from translator.cli.options import existing_file, existing_model_folder, output_folder
 
 
 def load_option_file(context, _param, path):
@@ -38,19 +38,34 @@ def run_options(exclude=()):
                        before_import=load_tensorflow)
 
 
+def corpora_argument(_context, _param, arguments):
+    from translator.data.sources import corpus_sources
+
+    return corpus_sources(list(arguments))
+
+
 @click.command()
-@click.argument("corpus", type=click.Path(path_type=Path), callback=existing_file)
+@click.argument("corpus", nargs=-1, required=True, callback=corpora_argument)
 @click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the model, its checkpoints and logs.")
 @click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
 @run_options()
 @click.option("--resume", is_flag=True, help="Continue the run saved in --model-dir exactly where it stopped.")
 @click.option("--force", is_flag=True, help="Train a new model over the one in --model-dir.")
-def train(corpus, model_dir, dev, resume, force, **options):
-    """Train a model on CORPUS (TSV, CSV or Anki .zip) into --model-dir."""
+@click.option("--init-from", type=click.Path(path_type=Path), callback=existing_model_folder, help="Fine-tune: start from this trained model (a folder, or an installed model's name), keeping its sizes and vocabularies, at half its learning rate unless --learning-rate is given.")
+def train(corpus, model_dir, dev, resume, force, init_from, **options):
+    """Train a model on CORPUS into --model-dir.
+
+    CORPUS: a TSV, CSV or Anki .zip file, a TMX translation memory, or two files of aligned lines, one
+    language each (news.es news.en: source first). Several corpora are mixed; FILE:WEIGHT repeats a corpus
+    (2) or draws a share of its pairs (0.5).
+    """
     from translator.config import RunConfig
+    from translator.errors import OptionError
     from translator.model.folder import RunDir
 
+    if init_from is not None and resume:
+        raise OptionError("--init-from starts a new run; --resume continues one: give one of them")
     # bad values and a folder train cannot use are refused before TensorFlow's import (seconds); in a
     # multi-worker run (TF_CONFIG) the others may see the chief's first files, so only train() checks that
     config = RunConfig.from_options(options)
@@ -61,7 +76,7 @@ def train(corpus, model_dir, dev, resume, force, **options):
     from translator.training import train as run_training
 
     run_training(corpus, model_dir, config, dev=dev, resume=resume, force=force, echo=click.echo,
-                 overrides=overrides, requested=requested)
+                 overrides=overrides, requested=requested, init_from=init_from)
 
 
 @click.command()

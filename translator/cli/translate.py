@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -132,6 +133,21 @@ def print_translations(translator, sentences, search, batch_size, as_json, with_
         click.echo(f"attention heatmap of the first sentence: {plot_attention}", err=True)
 
 
+def check_direction(test_file: Path, pairs, summary: dict) -> None:
+    """Refuse a test file whose source side is in the model's target language (the other way round)."""
+    from translator.data.languages import language_name, language_of
+    from translator.errors import CorpusError
+
+    source, target = summary.get("source_language"), summary.get("target_language")
+    if source is None or target is None or source == target:
+        return
+    found = language_of(pairs["source"])
+    if found == target:
+        raise CorpusError(str(test_file), f"its source side reads as {language_name(found)}, but the model translates "
+                          f"{language_name(source)} -> {language_name(target)}: the file is the other way round "
+                          "(--reverse reads it so)")
+
+
 @click.command()
 @click.argument("test_file", type=click.Path(path_type=Path), callback=existing_file)
 @model_dir_option()
@@ -139,8 +155,9 @@ def print_translations(translator, sentences, search, batch_size, as_json, with_
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--output", type=click.Path(path_type=Path), callback=new_file, help="Write `source<TAB>hypothesis` lines here.")
 @click.option("--fidelity", "with_fidelity", is_flag=True, help="Also measure entity fidelity (names and numbers of the source that its reference keeps, kept in the output) and the repetition rate.")
+@click.option("--reverse", is_flag=True, help="Read TEST_FILE with its two columns the other way round from the model's training corpus.")
 @precision_option
-def evaluate(test_file, model_dir, search_given, as_json, output, with_fidelity, precision_name):
+def evaluate(test_file, model_dir, search_given, as_json, output, with_fidelity, reverse, precision_name):
     """Score the model on TEST_FILE by the benchmark protocol: sacrebleu BLEU (lowercase, 13a) and chrF.
 
     TEST_FILE is read in the direction the model was trained in; each unique
@@ -152,7 +169,11 @@ def evaluate(test_file, model_dir, search_given, as_json, output, with_fidelity,
 
     run_dir = RunDir(model_folder(model_dir))
     # a bad test file is refused before TensorFlow's import (seconds), read in the model's direction
-    test_pairs = read_corpus(test_file, run_dir.load_config().data).pairs if run_dir.holds_model() else None
+    test_pairs = None
+    if run_dir.holds_model():
+        fmt = run_dir.load_config().data
+        test_pairs = read_corpus(test_file, replace(fmt, reverse=fmt.reverse != reverse)).pairs
+        check_direction(test_file, test_pairs, run_dir.load_summary())
     share_cores()  # each of the two decoding streams its share of the cores, before TensorFlow starts
     load_tensorflow()
     from translator.evaluation.evaluate import evaluate as run_evaluation

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from translator.config import CorpusFormat
+from translator.data.cleaning import detokenize, looks_moses_tokenized
 from translator.errors import CorpusError, OptionError
 from translator.files import check_input_path, write_text_atomically
 
@@ -51,9 +52,12 @@ class Corpus:
     pairs: pd.DataFrame
     empty_lines: int = 0
     bad_lines: list[BadLine] = field(default_factory=list)
+    detokenized: bool = False  # the file was Moses-tokenized and is here as plain text
 
     def summary(self) -> str:
         parts = [f"{len(self.pairs):,} pairs from {self.name}"]
+        if self.detokenized:
+            parts.append("detokenized (the file is Moses-tokenized)")
         if self.empty_lines:
             parts.append(f"{self.empty_lines:,} empty lines skipped")
         if self.bad_lines:
@@ -122,7 +126,22 @@ def parse_corpus(data: bytes, name: str, delimiter: str = "\t", fmt: CorpusForma
             numbers.append(number)
     parser.check(pairs_found=len(sources))
     pairs = pd.DataFrame({"source": sources, "target": targets, "line": numbers})
-    return Corpus(name=name, pairs=pairs, empty_lines=parser.empty_lines, bad_lines=parser.bad_lines)
+    detokenized = moses_tokenized(pairs, fmt)
+    return Corpus(name=name, pairs=plain_text(pairs) if detokenized else pairs, empty_lines=parser.empty_lines,
+                  bad_lines=parser.bad_lines, detokenized=detokenized)
+
+
+def moses_tokenized(pairs: pd.DataFrame, fmt: CorpusFormat) -> bool:
+    """Whether `fmt` asks for these pairs (or the first chunk of a streamed corpus) to be detokenized."""
+    if fmt.detokenize != "auto":
+        return fmt.detokenize == "on"
+    sample = pairs.head(2000)
+    return looks_moses_tokenized(sample["source"]) and looks_moses_tokenized(sample["target"])
+
+
+def plain_text(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Moses-tokenized pairs detokenized (English rules on both sides: only a few languages' differ)."""
+    return pairs.assign(source=detokenize(pairs["source"], "en"), target=detokenize(pairs["target"], "en"))
 
 
 class LineParser:
@@ -190,19 +209,21 @@ def stream_corpus(path: str | Path, fmt: CorpusFormat, chunk_pairs: int) -> Iter
     (so a message counts every bad line)."""
     with open_corpus(path) as (name, file, delimiter):
         parser = LineParser(name, delimiter, fmt)
-        rows, found = [], 0
+        rows, found, detokenized = [], 0, None
         for number, raw in enumerate(file, start=1):
             pair = parser.parse(number, raw)
-            if pair is None:
-                continue
-            rows.append((*pair, number))
+            if pair is not None:
+                rows.append((*pair, number))
             if len(rows) == chunk_pairs:
-                found += len(rows)
-                yield pd.DataFrame(rows, columns=["source", "target", "line"])
-                rows = []
+                chunk, rows = pd.DataFrame(rows, columns=["source", "target", "line"]), []
+                detokenized = moses_tokenized(chunk, fmt) if detokenized is None else detokenized
+                found += len(chunk)
+                yield plain_text(chunk) if detokenized else chunk
         if rows:
-            found += len(rows)
-            yield pd.DataFrame(rows, columns=["source", "target", "line"])
+            chunk = pd.DataFrame(rows, columns=["source", "target", "line"])
+            detokenized = moses_tokenized(chunk, fmt) if detokenized is None else detokenized
+            found += len(chunk)
+            yield plain_text(chunk) if detokenized else chunk
         parser.check(found)
 
 

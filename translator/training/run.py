@@ -7,10 +7,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-from translator.config import RunConfig, TrainingConfig
+from translator.config import CorpusFormat, RunConfig, TrainingConfig
+from translator.data.sources import CorpusSource, is_plain_file, write_mixture
+from translator.errors import OptionError
 from translator.evaluation.evaluate import ReferenceSet
 from translator.files import write_text_atomically
 from translator.model.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
@@ -21,23 +23,28 @@ from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
 from translator.training.trainer import Trainer
 
+FINE_TUNING_RATE = 0.5
+
 
 def default_reporters(run_dir: RunDir, echo=print, progress_bar: bool = True) -> list:
     # the bar first: it closes before a message is printed, so the two never share a terminal line
     return ([ProgressBar()] if progress_bar else []) + [Messages(echo), TensorBoard(run_dir / LOGS)]
 
 
-def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
+def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig, dev: Path | None = None, resume: bool = False,
           force: bool = False, echo=print, progress_bar: bool = True, overrides: dict | None = None,
-          requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None) -> Trainer:
-    """Train a model into `model_dir`; with `resume`, continue the run saved there. Returns the Trainer: its
+          requested: set[str] = frozenset(), tokenizers: tuple | None = None, reporters=None,
+          init_from: Path | None = None) -> Trainer:
+    """Train a model into `model_dir` on `corpus` (a file, or the corpora of data/sources.py, which are mixed by
+    their weights); with `resume`, continue the run saved there. Returns the Trainer: its
     `progress`, and its best model in memory (`translator()`).
 
     `overrides` (the budget: epochs, max_minutes, max_steps; and `devices`)
     replace the config's, also on resume, where every other option comes from
     the saved config; `requested` names the options the user gave, which a
     resume refuses when they differ from the saved run's. `tokenizers`
-    (source, target) skips learning them. Nothing in the folder changes before
+    (source, target) skips learning them. `init_from` (a model folder) fine-tunes: the new run starts from its
+    weights, with its vocabularies and sizes (`fine_tuning`). Nothing in the folder changes before
     the data, the tokenizers and (on resume) the checkpoint have been read.
     In a multi-worker run, only the chief writes `model_dir`; the other workers
     write to a temporary folder and print nothing.
@@ -48,13 +55,18 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
     saved_run.check_for_training(config, resume, force or not chief, set(requested) - set(overrides or ()))
     if resume:
         config, tokenizers = saved_run.load_config(), saved_run.load_tokenizers()
+    elif init_from is not None:
+        config, tokenizers = fine_tuning(RunDir(init_from), config, requested)
     run_dir = saved_run if chief else worker_folder(saved_run if resume else None)
     if not chief:
         echo, reporters = (lambda *_: None), []
     if overrides:
         config = replace(config, training=replace(config.training, **overrides))
-    with token_cache_folder(run_dir, streams(config, corpus)) as cache_folder:
-        data = prepare_data(config, corpus, dev, tokenizers, echo, cache_folder)
+    with readable_corpora(run_dir, corpus, dev, config, echo) as (corpus_file, dev_file, read_config), \
+            token_cache_folder(run_dir, streams(config, corpus_file)) as cache_folder:
+        data = prepare_data(read_config, corpus_file, dev_file, tokenizers, echo, cache_folder)
+        if corpus_file != corpus:  # a mixture: summary.json names what it was made of
+            data.corpus, data.dev_file = " ".join(source.spelled() for source in corpus), dev and str(dev)
         reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
         trainer = Trainer(config, data, run_dir, reporters, strategy)
         if resume:
@@ -62,6 +74,9 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
             trainer.progress.stopped_because = ""
             echo(f"resuming at epoch {trainer.progress.epoch + 1}, step {trainer.progress.step}")
         else:
+            if init_from is not None:
+                RunDir(init_from).load_weights(trainer.model)
+                echo(f"starting from the weights of {init_from} (learning rate {config.training.learning_rate:g})")
             run_dir.path.mkdir(parents=True, exist_ok=True)
             run_dir.remove_checkpoint()
             run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
@@ -77,6 +92,24 @@ def train(corpus: Path, model_dir: Path, config: RunConfig, dev: Path | None = N
         if chief and config.training.carry_graph and run_dir.holds_model():
             carry_translate_graph(run_dir, echo)
     return trainer
+
+
+def fine_tuning(base: RunDir, config: RunConfig, requested) -> tuple[RunConfig, tuple]:
+    """(the config, tokenizers) of a run that starts from `base`'s weights: its model and text options (a size
+    given anyway is refused, naming it), the given training options, and, unless given, a learning rate
+    FINE_TUNING_RATE times the base run's (a model's weights are far from a random start: a full rate undoes
+    what it learned before it adapts)."""
+    saved = base.load_config()
+    fixed = {f.name for part in (saved.model, saved.source_text) for f in fields(part)} & set(requested)
+    if fixed:
+        raise OptionError(f"{', '.join(f'`{name}`' for name in sorted(fixed))}: `init_from` keeps the sizes and "
+                          f"vocabularies of {base}; drop these options")
+    training = config.training
+    if "learning_rate" not in requested:
+        training = replace(training, learning_rate=saved.training.learning_rate * FINE_TUNING_RATE)
+    config = replace(config, source_text=saved.source_text, target_text=saved.target_text, model=saved.model,
+                     training=training)
+    return config, base.load_tokenizers()
 
 
 def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir, echo) -> None:
@@ -108,6 +141,27 @@ def carry_translate_graph(run_dir: RunDir, echo) -> None:
               file=sys.stderr)
         return
     echo(f"translate graph for beam {search.beam_size}, length penalty {search.length_penalty:g} stored in {folder}")
+
+
+@contextmanager
+def readable_corpora(run_dir: RunDir, corpus, dev: Path | None, config: RunConfig, echo):
+    """(corpus file, dev file, the config to read them with): one plain corpus file as it is; several corpora,
+    weights, a two-file corpus or a TMX memory as one mixture file (and the dev corpus as a plain file beside it)
+    in a scratch folder beside the model folder, read as plain `source<TAB>target` lines."""
+    sources = corpus if isinstance(corpus, list) else [CorpusSource((Path(corpus),))]
+    if len(sources) == 1 and sources[0].weight == 1 and is_plain_file(sources[0]):
+        yield sources[0].paths[0], dev, config
+        return
+    parent = run_dir.path.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{run_dir.path.name}-corpora-", dir=parent) as folder:
+        mixture = Path(folder) / "train.tsv"
+        pairs = write_mixture(sources, config.data, mixture, config.training.seed, echo)
+        echo(f"{pairs:,} training pairs in the mixture")
+        if dev is not None:
+            write_mixture([CorpusSource((Path(dev),))], config.data, Path(folder) / "dev.tsv", 0, lambda *_: None)
+            dev = Path(folder) / "dev.tsv"
+        yield mixture, dev, replace(config, data=CorpusFormat(detokenize="off"))
 
 
 @contextmanager
