@@ -52,6 +52,10 @@ def input_files(folder: Path) -> None:
         "not-a-mapping.yaml": b"- units\n- 64\n",
         "unknown-option.yaml": b"unitz: 64\n",
         "test.tsv": b"Hola.\tHello.\n",
+        "three.tsv": b"Go.\tVe.\nHi.\tHola.\nRun!\tCorre.\n",
+        "all-bad.tsv": b"one\ttwo\tthree\tfour\nno tab\n",
+        "alone.es": b"Hola.\n",
+        "es-en.tsv": b"".join(b"\t".join(reversed(line.split(b"\t"))) + b"\n" for line in toy.splitlines()),
     }
     for name, content in files.items():
         (folder / name).write_bytes(content)
@@ -109,6 +113,8 @@ TABLE = [
     row("import-out-is-a-file", "data", "import", TOY, "--out", "{in}/empty.tsv", names=("empty.tsv", "file")),
     row("import-out-holds-splits", "data", "import", TOY, "--out", "{in}/splits", names=("train.tsv", "--force")),
     row("import-bad-size", "data", "import", TOY, "--out", "{new}", "--test-size", "-3", names=("-3",)),
+    row("import-too-few-pairs", "data", "import", "{in}/three.tsv", "--out", "{new}", names=("three.tsv", "3 pairs", "dev")),
+    row("check-all-lines-bad", "data", "check", "{in}/all-bad.tsv", names=("all-bad.tsv", "all 2", "line 1")),
     # train
     row("train-missing", "train", "{in}/absent.tsv", "--model-dir", "{new}", names=("absent.tsv", "no such file")),
     row("train-tf-config-not-json", "train", "{in}/bom-crlf.tsv", "--model-dir", "{new}", *TINY,
@@ -140,6 +146,13 @@ TABLE = [
     row("train-yaml-binary", "train", TOY, "--model-dir", "{new}", "--config", "{in}/binary.dat", names=("binary.dat",)),
     row("train-model-dir-is-a-file", "train", TOY, "--model-dir", "{in}/test.tsv", names=("test.tsv", "file")),
     row("train-over-a-model", "train", TOY, "--reverse", "--model-dir", "{model}", names=("--resume", "--force")),
+    row("train-resume-other-corpus", "train", "{in}/bom-crlf.tsv", "--model-dir", "{model}", "--resume", names=("bom-crlf.tsv", "--force")),
+    row("train-init-from-and-resume", "train", TOY, "--model-dir", "{model}", "--init-from", "{model}", "--resume", names=("--init-from", "--resume")),
+    row("train-init-from-with-units", "train", TOY, "--model-dir", "{new}", "--init-from", "{model}", "--units", "64", names=("--units", "--init-from")),
+    row("train-init-from-missing", "train", TOY, "--model-dir", "{new}", "--init-from", "{in}/absent", names=("absent",)),
+    row("train-no-corpus", "train", "--model-dir", "{new}", names=("CORPUS", "--resume")),
+    row("train-weight-zero", "train", f"{TOY}:0", "--model-dir", "{new}", names=("'0'", "above 0")),
+    row("train-one-language-file", "train", "{in}/alone.es", "--model-dir", "{new}", names=("alone.es", "partner")),
     row("train-resume-changed-units", "train", TOY, "--reverse", "--model-dir", "{model}", "--resume", "--units", "512", names=("--units 512",)),
     *damaged(("train", TOY, "--reverse", "--model-dir", "{model}", "--resume"), files=CHECKPOINT_FILES, prefix="train-resume-"),
     row("train-resume-config-truncated", "train", TOY, "--reverse", "--model-dir", "{model}", "--resume", damage=("config.json", "truncated"), names=("config.json",)),
@@ -181,6 +194,7 @@ TABLE = [
     row("evaluate-not-utf8", "evaluate", "{in}/not-utf8.tsv", "--model-dir", "{model}", names=("not-utf8.tsv", "line 2")),
     row("evaluate-columns", "evaluate", "{in}/columns.tsv", "--model-dir", "{model}", names=("columns.tsv", "line 2")),
     row("evaluate-bom-crlf", "evaluate", "{in}/bom-crlf.tsv", "--model-dir", "{model}", "--greedy", status=0),
+    row("evaluate-reversed", "evaluate", "{in}/es-en.tsv", "--model-dir", "{model}", names=("es-en.tsv", "other way round", "--reverse")),
     row("evaluate-beam-0", "evaluate", "{in}/test.tsv", "--model-dir", "{model}", "--beam-size", "0", names=("--beam-size",)),
     row("evaluate-output-nowhere", "evaluate", "{in}/test.tsv", "--model-dir", "{model}", "--output", "{in}/absent/out.tsv", names=("out.tsv",)),
     *damaged(("evaluate", "{in}/test.tsv", "--model-dir", "{model}"), files=("config.json", "model.weights.h5"), prefix="evaluate-"),

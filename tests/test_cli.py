@@ -1,6 +1,7 @@
 """The CLI as a user runs it: a subprocess, its exit status and what it prints."""
 
 import json
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -204,8 +205,30 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "--resume" in stderr and "Traceback" not in stderr
+    assert "Traceback" not in stderr
     assert (model / "checkpoint" / "variables.npz").exists()
+    command = stderr.strip().splitlines()[-1].split("continue with: ")[1]
+    assert command == f"python cli.py train --model-dir {model} --resume"
+    resumed = run(*shlex.split(command)[2:], "--epochs", "2")  # the exact command, a shorter budget given
+    assert resumed.returncode == 0 and "resuming at" in resumed.stdout, resumed.stderr
+
+
+def test_resume_needs_only_the_folder_and_keeps_the_corpus_dev_and_budget(tmp_path):
+    model, dev = tmp_path / "model", tmp_path / "dev.tsv"
+    dev.write_text("".join(TOY.read_text(encoding="utf-8").splitlines(keepends=True)[:10]), encoding="utf-8")
+    first = run("train", TOY, "--model-dir", model, "--dev", dev, "--max-steps", "2", "--reverse", *TINY)
+    assert first.returncode == 0, first.stderr
+    assert "partial: max_steps 2 reached" in first.stdout
+    spent = run("train", "--model-dir", model, "--resume")
+    assert spent.returncode == 0 and "max_steps 2 reached" in spent.stdout, spent.stderr
+    assert json.loads((model / "checkpoint" / "progress.json").read_text())["step"] == 2  # no step past the budget
+    more = run("train", "--model-dir", model, "--resume", "--max-steps", "4")
+    assert more.returncode == 0 and "dev: 10 pairs" in more.stdout, more.stderr  # the held-out --dev, not a split
+    other = run("train", TOY, "--model-dir", model, "--resume", "--dev", TOY)
+    assert other.returncode == 2 and "--dev" in other.stderr
+    moved = tmp_path / "moved"
+    model.rename(moved)
+    assert run("train", "--model-dir", moved, "--resume", "--max-steps", "5").returncode == 0  # paths kept relative
 
 
 def test_translate_json_with_attention_weights(toy_model, tmp_path):

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     except TrainingInterrupted as interrupted:
         from translator.cli.options import as_flags
 
-        click.echo(as_flags(str(interrupted)), err=True)
+        click.echo(as_flags(str(interrupted)).replace("translator train", f"{program_name()} train"), err=True)
         return EXIT_INTERRUPTED
     except click.UsageError as error:
         if debug:

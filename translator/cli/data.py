@@ -42,10 +42,23 @@ def data_check(corpus, against, as_json, **corpus_flags):
     from translator.data.check import check_corpus, format_report, found_problems
 
     fmt = CorpusFormat(**(corpus_flags | {"skip_bad_lines": True}))
-    report = check_corpus(read_corpus(corpus, fmt), [read_corpus(other, fmt) for other in against])
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
+    loaded = read_corpus(corpus, fmt)
+    report = check_corpus(loaded, [read_corpus(other, fmt) for other in against]) | direction(loaded.pairs)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else
+               format_report(report) + f"\ndirection: {report['direction']}, e.g. {report['example']}")
     if found_problems(report):
         raise click.exceptions.Exit(EXIT_PROBLEMS_FOUND)
+
+
+def direction(pairs) -> dict:
+    """The languages identified on each side, and one pair as an example."""
+    from translator.data.languages import language_name, pair_languages
+
+    source, target = pair_languages(pairs)
+    example = pairs.iloc[len(pairs) // 2]
+    return {"source_language": source, "target_language": target,
+            "direction": f"{language_name(source)} -> {language_name(target)}",
+            "example": f"\"{example['source']}\" -> \"{example['target']}\""}
 
 
 @data.command("import")
@@ -72,10 +85,16 @@ def data_import(corpus, out_dir, seed, dev_size, test_size, force, **corpus_flag
         raise OptionError(f"{', '.join(existing)} already exist; use --force to overwrite or choose another --out")
     loaded = read_corpus(corpus, CorpusFormat(**corpus_flags))
     splits = split_corpus(loaded.pairs, dev_size=dev_size, test_size=test_size, seed=seed)
+    empty = [name for name, size in (("dev", dev_size), ("test", test_size)) if size and splits[name].empty]
+    if empty or len(splits["train"]) < 2:
+        raise OptionError(f"{loaded.name}: its {len(loaded.pairs):,} pairs cannot give a {' and a '.join(empty or ['train'])}"
+                          f" split sharing no sentence with the others (--dev-size {dev_size:g}, --test-size "
+                          f"{test_size:g}); give a bigger corpus, or larger sizes as pair counts")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, pairs in splits.items():
         write_pairs(pairs, paths[name])
     click.echo(loaded.summary())
+    click.echo(f"direction: {direction(loaded.pairs)['direction']}")
     for name, pairs in splits.items():
         click.echo(f"{paths[name]}: {len(pairs):,} pairs")
 

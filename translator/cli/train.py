@@ -41,11 +41,11 @@ def run_options(exclude=()):
 def corpora_argument(_context, _param, arguments):
     from translator.data.sources import corpus_sources
 
-    return corpus_sources(list(arguments))
+    return corpus_sources(list(arguments)) if arguments else []
 
 
 @click.command()
-@click.argument("corpus", nargs=-1, required=True, callback=corpora_argument)
+@click.argument("corpus", nargs=-1, callback=corpora_argument)
 @click.option("--model-dir", required=True, type=click.Path(path_type=Path), callback=output_folder, help="Folder for the model, its checkpoints and logs.")
 @click.option("--dev", type=click.Path(path_type=Path), callback=existing_file, help="Dev corpus for early stopping; without it a dev split is held out from CORPUS.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
@@ -56,7 +56,7 @@ def corpora_argument(_context, _param, arguments):
 def train(corpus, model_dir, dev, resume, force, init_from, **options):
     """Train a model on CORPUS into --model-dir.
 
-    CORPUS: a TSV, CSV or Anki .zip file, a TMX translation memory, or two files of aligned lines, one
+    CORPUS (not needed with --resume): a TSV, CSV or Anki .zip file, a TMX translation memory, or two files of aligned lines, one
     language each (news.es news.en: source first). Several corpora are mixed; FILE:WEIGHT repeats a corpus
     (2) or draws a share of its pairs (0.5).
     """
@@ -66,11 +66,16 @@ def train(corpus, model_dir, dev, resume, force, init_from, **options):
 
     if init_from is not None and resume:
         raise OptionError("--init-from starts a new run; --resume continues one: give one of them")
+    if not corpus and not resume:
+        raise click.UsageError("Missing argument 'CORPUS...' (only --resume, which continues a run on its own "
+                               "corpus, needs none)")
     # bad values and a folder train cannot use are refused before TensorFlow's import (seconds); in a
     # multi-worker run (TF_CONFIG) the others may see the chief's first files, so only train() checks that
     config = RunConfig.from_options(options)
-    overrides = {k: options[k] for k in ("epochs", "max_minutes", "max_steps", "devices")}
     requested = given_options()
+    # a resumed run keeps its budget unless one is given again (max_minutes counts the time of the whole run)
+    overrides = {k: options[k] for k in ("epochs", "max_minutes", "max_steps", "devices")
+                 if k in requested or not resume}
     RunDir(model_dir).check_for_training(config, resume, force or "TF_CONFIG" in os.environ, requested - set(overrides))
     load_tensorflow()
     from translator.training import train as run_training

@@ -185,6 +185,10 @@ class LineParser:
             more = f" (and {len(self.bad_lines) - 1:,} more)" if len(self.bad_lines) > 1 else ""
             raise CorpusError(f"{self.name} line {first.line}",
                               f"{first.reason}{more}; --skip-bad-lines skips such lines")
+        if not pairs_found and self.bad_lines:
+            first = self.bad_lines[0]
+            raise CorpusError(self.name, f"holds no sentence pairs: all {len(self.bad_lines):,} non-empty lines are "
+                              f"bad (line {first.line}: {first.reason})")
         if not pairs_found:
             raise CorpusError(self.name, "holds no sentence pairs")
 

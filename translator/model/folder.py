@@ -25,6 +25,7 @@ need TensorFlow or a model import it when called.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -43,6 +44,7 @@ NUMBERS = "numbers.json"
 HISTORY = "history.csv"
 TRANSLATE_GRAPH = "translate_graph"
 SUMMARY = "summary.json"
+RUN = "run.json"
 CHECKPOINT = "checkpoint"
 LOGS = "logs"
 REQUIRED_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, WEIGHTS)
@@ -239,6 +241,40 @@ class RunDir:
         import pandas as pd
 
         write_text_atomically(self / HISTORY, pd.DataFrame(rows).to_csv(index=False))
+
+    def save_run(self, corpora: list[dict], dev: Path | None) -> None:
+        """What `train` was given beside its options (corpora: {"paths": [...], "weight": w}), so that `resume`
+        needs only the folder. Each path is kept relative to the folder (which may move with its data) and as it
+        is (the folder may move alone)."""
+        def both(path):
+            absolute = Path(path).resolve()
+            return {"relative": os.path.relpath(absolute, self.path.resolve()), "absolute": str(absolute)}
+
+        record = {"corpora": [{"paths": [both(p) for p in c["paths"]], "weight": c["weight"]} for c in corpora],
+                  "dev": None if dev is None else both(dev)}
+        write_text_atomically(self / RUN, json.dumps(record, indent=2))
+
+    def load_run(self) -> dict:
+        """run.json, each path the one of its two spellings that exists (None where neither does); ModelDirError
+        where the file is missing or damaged."""
+        def found(spellings):
+            for path in ((self.path / spellings["relative"]).resolve(), Path(spellings["absolute"])):
+                if path.exists():
+                    return path
+            return None
+
+        path = self / RUN
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return {"corpora": [{"paths": [found(p) for p in c["paths"]], "weight": float(c["weight"])}
+                                for c in record["corpora"]],
+                    "dev": None if record["dev"] is None else found(record["dev"]),
+                    "dev_given": record["dev"] is not None,
+                    "spelled": [p["absolute"] for c in record["corpora"] for p in c["paths"]]}
+        except FileNotFoundError:
+            raise ModelDirError(f"{path} is missing (a run from before it was kept): give the corpus again") from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelDirError(f"{path}: damaged ({error})") from None
 
     def save_summary(self, summary: dict) -> None:
         write_text_atomically(self / SUMMARY, json.dumps(summary, indent=2))

@@ -32,7 +32,8 @@ class Messages(Reporter):
         self.echo = echo
 
     def epoch_ended(self, progress, epochs, record, improved):
-        self.echo(f"epoch {record['epoch']}/{epochs}{'' if record['complete'] else ' (stopped early)'}: "
+        cut = "" if record["complete"] else f" (partial: {progress.stopped_because or 'stopped'})"
+        self.echo(f"epoch {record['epoch']}/{epochs}{cut}: "
                   f"dev loss {record['dev_loss']:.4f}{' (best, saved)' if improved else ''}, "
                   f"step {record['step']}, {record['minutes']:.1f} min")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from translator.config import CorpusFormat, RunConfig, TrainingConfig
 from translator.data.sources import CorpusSource, is_plain_file, write_mixture
-from translator.errors import OptionError
+from translator.errors import ModelDirError, OptionError
 from translator.evaluation.evaluate import ReferenceSet
 from translator.files import write_text_atomically
 from translator.model.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
@@ -53,8 +53,10 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
     saved_run, chief = RunDir(model_dir), strategy.extended.should_checkpoint  # False: a non-chief worker
     # the other workers may see the chief's first files: as if forced
     saved_run.check_for_training(config, resume, force or not chief, set(requested) - set(overrides or ()))
+    sources = as_sources(corpus)
     if resume:
         config, tokenizers = saved_run.load_config(), saved_run.load_tokenizers()
+        sources, dev = remembered_data(saved_run, sources, dev)
     elif init_from is not None:
         config, tokenizers = fine_tuning(RunDir(init_from), config, requested)
     run_dir = saved_run if chief else worker_folder(saved_run if resume else None)
@@ -62,11 +64,11 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
         echo, reporters = (lambda *_: None), []
     if overrides:
         config = replace(config, training=replace(config.training, **overrides))
-    with readable_corpora(run_dir, corpus, dev, config, echo) as (corpus_file, dev_file, read_config), \
+    with readable_corpora(run_dir, sources, dev, config, echo) as (corpus_file, dev_file, read_config), \
             token_cache_folder(run_dir, streams(config, corpus_file)) as cache_folder:
         data = prepare_data(read_config, corpus_file, dev_file, tokenizers, echo, cache_folder)
-        if corpus_file != corpus:  # a mixture: summary.json names what it was made of
-            data.corpus, data.dev_file = " ".join(source.spelled() for source in corpus), dev and str(dev)
+        if corpus_file != sources[0].paths[0]:  # a mixture: summary.json names what it was made of
+            data.corpus, data.dev_file = " ".join(source.spelled() for source in sources), dev and str(dev)
         reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
         trainer = Trainer(config, data, run_dir, reporters, strategy)
         if resume:
@@ -80,6 +82,7 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
             run_dir.path.mkdir(parents=True, exist_ok=True)
             run_dir.remove_checkpoint()
             run_dir.save_tokenizers(data.source_tokenizer, data.target_tokenizer)
+            run_dir.save_run([{"paths": source.paths, "weight": source.weight} for source in sources], dev)
             run_dir.save_length_limit(LengthLimit.learn(*data.train.lengths()))
             run_dir.save_name_surrogates(data.name_surrogates)
             run_dir.save_number_surrogates(data.number_surrogates)
@@ -92,6 +95,40 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
         if chief and config.training.carry_graph and run_dir.holds_model():
             carry_translate_graph(run_dir, echo)
     return trainer
+
+
+def as_sources(corpus) -> list[CorpusSource]:
+    """A corpus file (or None: none given) as the list of corpora `train` takes."""
+    if corpus is None or isinstance(corpus, list):
+        return corpus or []
+    return [CorpusSource((Path(corpus),))]
+
+
+def remembered_data(run: RunDir, sources: list[CorpusSource], dev: Path | None):
+    """(corpora, dev file) of the run saved in `run`. Corpora or a dev file given anyway must be the saved ones,
+    or stand in for saved ones no longer where they were (the folder or the data moved)."""
+    def key(corpora):
+        return [(tuple(Path(p).resolve() for p in s.paths), s.weight) for s in corpora]
+
+    try:
+        saved = run.load_run()
+    except ModelDirError:
+        if not sources:
+            raise
+        return sources, dev  # a run from before run.json: the corpus as given
+    saved_sources = [CorpusSource(tuple(c["paths"]), c["weight"]) for c in saved["corpora"]]
+    gone = any(p is None for s in saved_sources for p in s.paths)
+    if gone and not sources:
+        raise OptionError(f"{run}: the run's corpus is no longer at {' '.join(saved['spelled'])}; give it again")
+    if sources and not gone and key(sources) != key(saved_sources):
+        raise OptionError(f"{run}: `resume` continues the run on {' '.join(s.spelled() for s in saved_sources)}, "
+                          f"not {' '.join(s.spelled() for s in sources)}; give no corpus, or train a new model "
+                          "with `force`")
+    if dev is not None and saved["dev"] is not None and Path(dev).resolve() != saved["dev"]:
+        raise OptionError(f"{run}: `resume` continues the run with `dev` {saved['dev']}, not {dev}; drop `dev`")
+    if dev is None and saved["dev_given"] and saved["dev"] is None:
+        raise OptionError(f"{run}: the run's `dev` file is no longer where it was; give it again with `dev`")
+    return (sources if gone else saved_sources), (dev or saved["dev"])
 
 
 def fine_tuning(base: RunDir, config: RunConfig, requested) -> tuple[RunConfig, tuple]:
@@ -144,11 +181,10 @@ def carry_translate_graph(run_dir: RunDir, echo) -> None:
 
 
 @contextmanager
-def readable_corpora(run_dir: RunDir, corpus, dev: Path | None, config: RunConfig, echo):
+def readable_corpora(run_dir: RunDir, sources: list[CorpusSource], dev: Path | None, config: RunConfig, echo):
     """(corpus file, dev file, the config to read them with): one plain corpus file as it is; several corpora,
     weights, a two-file corpus or a TMX memory as one mixture file (and the dev corpus as a plain file beside it)
     in a scratch folder beside the model folder, read as plain `source<TAB>target` lines."""
-    sources = corpus if isinstance(corpus, list) else [CorpusSource((Path(corpus),))]
     if len(sources) == 1 and sources[0].weight == 1 and is_plain_file(sources[0]):
         yield sources[0].paths[0], dev, config
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shlex
 import signal
 import statistics
 import threading
@@ -111,6 +112,8 @@ class Trainer:
         started = time.monotonic() - p.seconds
         if self.run_dir.checkpoint_folder() is None:
             self.save_checkpoint()  # a NaN in the first steps rolls back to the initial weights
+        elif p.step:
+            self._budget_spent(started)  # a resumed run whose budget is spent takes no further step
         try:
             with ctrl_c_between_steps() as self._interrupted:
                 while p.epoch < t.epochs and not p.stopped_because:
@@ -120,8 +123,8 @@ class Trainer:
         except KeyboardInterrupt:
             self._finish(started)
             raise TrainingInterrupted(
-                f"interrupted at step {p.step}; checkpoint saved in {self.run_dir}, "
-                f"continue with: translator train ... `model_dir` {self.run_dir} `resume`"
+                f"interrupted at step {p.step}; checkpoint saved in {self.run_dir}; continue with: "
+                f"translator train `model_dir` {shlex.quote(str(self.run_dir))} `resume`"
             ) from None
         finally:
             self.report("run_ended")
