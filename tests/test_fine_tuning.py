@@ -19,6 +19,8 @@ def test_a_fine_tuned_run_starts_from_the_model_it_names(tmp_path):
     assert "starting from the weights of" in tuned.stdout and "learning rate 0.0005" in tuned.stdout
     for name in ("source_tokenizer.json", "target_tokenizer.json"):
         assert json.loads((tmp_path / "tuned" / name).read_text())["vocab"] == json.loads((SMALL / name).read_text())["vocab"]
+    card = (tmp_path / "tuned" / "MODEL_CARD.md").read_text()
+    assert "Fine-tuned from" in card and "spa-eng-small" in card and "Spanish (es) -> English (en)" in card
     saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
     base = json.loads((SMALL / "config.json").read_text())["model"]
     assert {name: saved["model"][name] for name in base} == base

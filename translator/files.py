@@ -6,6 +6,7 @@ moment leaves the old version or the new one whole, never a mix.
 """
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,15 @@ def check_input_path(path: str | Path, what: str = "a corpus file") -> Path:
     if path.is_dir():
         raise CorpusError(str(path), f"is a folder, not {what}")
     return path
+
+
+CACHE_ENV = "TRANSLATOR_CACHE"
+
+
+def cache_root() -> Path | None:
+    """The package's cache folder (compiled translate graphs, unpacked model archives), or None when
+    $TRANSLATOR_CACHE is "off"."""
+    configured = os.environ.get(CACHE_ENV, "")
+    if configured.lower() == "off":
+        return None
+    return Path(configured) if configured else Path.home() / ".cache" / "translator"

@@ -15,7 +15,7 @@ import click
 
 from translator.cli.data import data
 from translator.cli.inspect import inspect_group
-from translator.cli.model_folder import carry_graph, export, shrink
+from translator.cli.model_folder import carry_graph, export, package, shrink
 from translator.cli.serve import serve
 from translator.cli.train import compare, train
 from translator.cli.translate import evaluate, translate
@@ -32,7 +32,7 @@ def cli(context, debug):
     context.obj = {"debug": debug}
 
 
-for command in (data, train, compare, translate, evaluate, inspect_group, shrink, carry_graph, export, serve):
+for command in (data, train, compare, translate, evaluate, inspect_group, shrink, package, carry_graph, export, serve):
     cli.add_command(command)
 
 

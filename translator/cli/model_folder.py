@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from translator.cli.common import load_tensorflow, load_translator, model_dir_option, search_options
-from translator.cli.options import absent_path
+from translator.cli.options import absent_path, new_file
 
 
 @click.command()
@@ -21,6 +21,25 @@ def shrink(model_dir):
     Translator.load(model_dir)  # refuses a damaged folder before anything is rewritten
     before, after = shrink_weights(model_dir)
     click.echo(f"{model_dir}: weights {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB (float16)")
+
+
+@click.command()
+@model_dir_option(required=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=new_file, help="The archive to write (FILE.zip).")
+def package(model_dir, out):
+    """Write the model folder as one .zip to hand over: without its checkpoint and logs, weights in float16, with
+    its card and translate graph. Every command's --model-dir takes the archive as it takes a folder."""
+    from translator.errors import OptionError
+
+    if out.suffix.lower() != ".zip":
+        raise OptionError(f"{out}: the archive's name must end in .zip")
+    load_tensorflow()
+    from translator.decoding.inference import Translator
+    from translator.model.package import package_model
+
+    Translator.load(model_dir)  # refuses a damaged folder before anything is written
+    files, size = package_model(model_dir, out)
+    click.echo(f"{out}: {files} files, {size / 1e6:.1f} MB; use it with --model-dir {out}")
 
 
 @click.command("carry-graph")

@@ -154,4 +154,9 @@ def absent_path(_context, _param, path):
 
 def existing_model_folder(_context, _param, path):
     """Refuse a missing or incomplete model folder while parsing, before TensorFlow is imported."""
-    return None if path is None else RunDir(pretrained.resolve(path)).check().path
+    if path is None:
+        return None
+    from translator.model.package import is_model_archive, unpacked
+
+    path = pretrained.resolve(path)
+    return RunDir(unpacked(path) if is_model_archive(path) else path).check().path

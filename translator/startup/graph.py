@@ -35,12 +35,11 @@ from translator.config import SearchConfig
 from translator.entities.case import Truecaser
 from translator.decoding.translation import Translation, chosen_surrogates, translate_lines, translations
 from translator.errors import ModelDirError
-from translator.files import atomic_path
+from translator.files import atomic_path, cache_root
 from translator.model.folder import CONFIG, LENGTH_LIMIT, SOURCE_TOKENIZER, TARGET_TOKENIZER, TRANSLATE_GRAPH, WEIGHTS, RunDir
 
 RECORD = "weights.json"  # beside saved_model.pb: the key, and each variable's array of the weights file
 GRAPH_FILES = (CONFIG, SOURCE_TOKENIZER, TARGET_TOKENIZER, LENGTH_LIMIT)  # and the weights' names and shapes
-CACHE_ENV = "TRANSLATOR_CACHE"
 KEPT_ENTRIES = 8  # graphs the cache keeps, the most recently used
 ENTRY_NAME = re.compile(r"[^.].*-[0-9a-f]{20}")  # not a hidden one: one being written (files.atomic_path)
 
@@ -208,14 +207,6 @@ def cache_graph(translator, run_dir: RunDir, search: SearchConfig) -> None:
 
 
 # --- the cache ----------------------------------------------------------------------------------------------
-def cache_root() -> Path | None:
-    """The cache folder, or None when $TRANSLATOR_CACHE is "off"."""
-    configured = os.environ.get(CACHE_ENV, "")
-    if configured.lower() == "off":
-        return None
-    return Path(configured) if configured else Path.home() / ".cache" / "translator"
-
-
 def cache_entry(run_dir: RunDir, key: str) -> Path | None:
     """Where the graph of `key`, matched against this folder's weights, is (or would be) cached."""
     root = cache_root()

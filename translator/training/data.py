@@ -40,6 +40,7 @@ class Data:
     name_surrogates: NameSurrogates | None = None  # the training sources' names (before any swap), for names.json
     number_surrogates: NumberSurrogates | None = None  # the pairs' plain numbers and separators, for numbers.json
     languages: tuple[str | None, str | None] = (None, None)  # (source, target) ISO 639-1 codes, where identified
+    init_from: str | None = None  # the model a fine-tuning run started from
 
 
 def announce_direction(pairs: pd.DataFrame, echo) -> tuple[str | None, str | None]:

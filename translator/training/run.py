@@ -18,6 +18,7 @@ from translator.files import write_text_atomically
 from translator.model.folder import CHECKPOINT, LOGS, SEARCH, SEARCH_SCORES, RunDir
 from translator.evaluation.search_choice import choose_search
 from translator.model.length_limit import LengthLimit
+from translator.training.card import write_model_card
 from translator.training.data import prepare_data, streams
 from translator.training.distribution import strategy_for
 from translator.training.reporting import Messages, ProgressBar, TensorBoard
@@ -67,6 +68,7 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
     with readable_corpora(run_dir, sources, dev, config, echo) as (corpus_file, dev_file, read_config), \
             token_cache_folder(run_dir, streams(config, corpus_file)) as cache_folder:
         data = prepare_data(read_config, corpus_file, dev_file, tokenizers, echo, cache_folder)
+        data.init_from = None if init_from is None else str(init_from)
         if corpus_file != sources[0].paths[0]:  # a mixture: summary.json names what it was made of
             data.corpus, data.dev_file = " ".join(source.spelled() for source in sources), dev and str(dev)
         reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
@@ -90,8 +92,11 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
         progress = trainer.run()
         echo(f"done ({progress.stopped_because}): best dev loss {progress.best_dev_loss:.4f}, "
              f"{progress.seconds / 60:.1f} min, model in {run_dir}")
+        search = dev_bleu = None
         if chief and config.training.tune_search and run_dir.holds_model():
-            tune_search(trainer.translator(), data.dev_pairs, config.training, run_dir, echo)
+            search, dev_bleu = tune_search(trainer.translator(), data.dev_pairs, config.training, run_dir, echo)
+        if chief and run_dir.holds_model():
+            write_model_card(run_dir, config, run_dir.load_summary() | {"history": progress.history}, search, dev_bleu)
         if chief and config.training.carry_graph and run_dir.holds_model():
             carry_translate_graph(run_dir, echo)
     return trainer
@@ -149,8 +154,9 @@ def fine_tuning(base: RunDir, config: RunConfig, requested) -> tuple[RunConfig, 
     return config, base.load_tokenizers()
 
 
-def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir, echo) -> None:
-    """Score the beam grid on dev and store the best setting in search.json (scores in search_scores.csv)."""
+def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir, echo) -> tuple[tuple, float]:
+    """Score the beam grid on dev and store the best setting in search.json (scores in search_scores.csv).
+    Returns ((beam, length penalty), its dev BLEU)."""
     echo("choosing the beam size and length penalty on dev ...")
     best, scores = choose_search(translator, ReferenceSet.from_pairs(dev_pairs), *training.search_grid())
     write_text_atomically(run_dir / SEARCH_SCORES, scores.to_csv(index=False))
@@ -158,6 +164,7 @@ def tune_search(translator, dev_pairs, training: TrainingConfig, run_dir: RunDir
     chosen = scores[(scores["beam"] == best[0]) & (scores["length_penalty"] == best[1])].iloc[0]
     echo(f"search: beam {best[0]}, length penalty {best[1]:g} (dev BLEU {chosen['bleu']:.2f}; greedy "
          f"{scores.iloc[0]['bleu']:.2f}), stored in {run_dir / SEARCH}")
+    return best, float(chosen["bleu"])
 
 
 def carry_translate_graph(run_dir: RunDir, echo) -> None:
