@@ -55,3 +55,27 @@ def test_compare_writes_results_that_evaluate_reproduces_and_continues(tmp_path)
     assert "init-gru-seed1: already done, skipped" in again.stdout
     assert "init-gru-seed2: training" in again.stdout
     assert len(pd.read_csv(out / "results.csv")) == 4
+
+    # run again with another option, or another corpus: refused, naming it, the results left as they were
+    before = (out / "results.csv").read_bytes()
+    changed = cli(*args[:-2], "--learning-rate", "0.02")
+    assert changed.returncode == 2 and "--learning-rate 0.02" in changed.stderr and "--force" in changed.stderr
+    other = tmp_path / "other.tsv"
+    other.write_text(TOY.read_text(encoding="utf-8") + "The end.\tEl fin.\n", encoding="utf-8")
+    other_corpus = cli("compare", other, *args[2:])
+    assert other_corpus.returncode == 2 and "corpus" in other_corpus.stderr
+    assert (out / "results.csv").read_bytes() == before
+    redone = cli("compare", other, *args[2:], "--decoders", "init", "--seeds", "1", "--force")
+    assert redone.returncode == 0, redone.stderr
+    assert list(pd.read_csv(out / "results.csv")["variant"]) == ["init-gru-seed1"]
+
+
+def test_a_corpus_too_small_for_a_dev_split_leaves_no_files(tmp_path):
+    three = tmp_path / "three.tsv"
+    three.write_text("Go.\tVe.\nHi.\tHola.\nRun!\tCorre.\n", encoding="utf-8")
+    out = tmp_path / "cmp"
+    failed = cli("compare", three, "--out", out, "--decoders", "init", *TINY)
+    assert failed.returncode == 2 and "dev" in failed.stderr
+    assert not (out / "data").exists()
+    works = cli("compare", TOY, "--out", out, "--decoders", "init", "--dev", TOY, *TINY, "--force")
+    assert works.returncode == 0, works.stderr

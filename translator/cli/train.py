@@ -96,8 +96,9 @@ def train(corpus, model_dir, dev, resume, force, init_from, **options):
 @click.option("--length-penalties", default="0", show_default=True, callback=comma_list(float))
 @click.option("--quick", is_flag=True, help="A preset that finishes in under 10 minutes here: 20,000 short pairs, small models, learning rate 3e-3, 4 epochs each.")
 @click.option("--config", type=click.Path(), is_eager=True, expose_value=False, callback=load_option_file, help="YAML or JSON file of options; the command line wins.")
+@click.option("--force", is_flag=True, help="Redo the comparison in --out when it was made with other data or options.")
 @run_options(exclude=("decoder", "cell"))
-def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, length_penalties, quick, **options):
+def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, length_penalties, quick, force, **options):
     """Train each decoder (and cell, and seed) on identical data, sizes and budget, then score them side by side."""
     from translator.config import ModelConfig, RunConfig
     from translator.cli.options import choices_of
@@ -111,7 +112,7 @@ def compare(corpus, out_dir, decoders, cells, seeds, dev, test, beam_sizes, leng
     decoders = checked_names("--decoders", decoders, choices_of(ModelConfig, "decoder"))
     cells = checked_names("--cells", cells, choices_of(ModelConfig, "cell")) if cells else [ModelConfig.cell]
     run_compare(corpus, out_dir, config, decoders, cells, seeds, dev=dev, test=test, beam_sizes=beam_sizes,
-                length_penalties=length_penalties, quick=quick, echo=click.echo)
+                length_penalties=length_penalties, quick=quick, echo=click.echo, force=force)
     click.echo((out_dir / "results.md").read_text())
     click.echo(f"results: {out_dir / 'results.csv'}, {out_dir / 'summary.md'}, plots: curves.png, bleu.png, beam.png, gradients.png, length.png")
 

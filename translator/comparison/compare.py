@@ -11,13 +11,18 @@ OUT/
   gradients.png                  gradient norm against steps back in time, a line per variant (`inspect gradients`;
                                  each variant's own curve in its folder, the decay per step in results.csv)
   length.png, length.csv         dev BLEU by source-length bucket, a line per variant
+  compare.json                   what the comparison was made of: data digests and options
 A variant whose row is in results.csv is not trained again, so an interrupted
-compare run again with the same OUT continues where it stopped. Each variant is
+compare run again with the same OUT continues where it stopped; run with other
+data or options, it is refused, naming the difference (`force` starts afresh). Each variant is
 scored in memory, with the model its training just produced.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +39,9 @@ from translator.files import write_text_atomically
 from translator.model.folder import SOURCE_TOKENIZER, TARGET_TOKENIZER, RunDir
 from translator.training import learn_tokenizers, train
 
+KEY = "compare.json"
+RESULT_FILES = ("scores.csv", "results.csv", "results.md", "summary.md", "length.csv", "curves.png", "bleu.png",
+                "beam.png", "gradients.png", "length.png")
 QUICK_PAIRS = 20000
 QUICK_MAX_WORDS = 8
 
@@ -49,8 +57,49 @@ class Variant:
         return f"{self.decoder}-{self.cell}-seed{self.seed}"
 
 
+def comparison_key(corpus: Path, dev: Path | None, test: Path | None, base: RunConfig, quick: bool) -> dict:
+    """What makes a comparison: its data (by digest) and every option but the grid's own (decoder, cell, seed)
+    and where it runs (devices)."""
+    options = {k: v for k, v in base.flat().items() if k not in ("decoder", "cell", "seed", "devices")}
+    return {"corpus": file_digest(corpus), "dev": dev and file_digest(dev), "test": test and file_digest(test),
+            "quick": quick, "options": options}
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def claim_folder(out_dir: Path, key: dict, force: bool, echo) -> None:
+    """Refuse to continue in `out_dir` a comparison made with other data or options (naming what differs), or,
+    with `force`, clear it for this one; record this comparison's key (compare.json)."""
+    path = out_dir / KEY
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if saved is None and ((out_dir / "data").exists() or (out_dir / "results.csv").exists()) and not force:
+        raise OptionError(f"{out_dir} holds a comparison that did not record its data and options; give `force` to "
+                          "redo it there, or another `out`")
+    if saved is not None and saved != key:
+        changed = [name for name in ("corpus", "dev", "test", "quick") if saved.get(name) != key[name]]
+        changed += [f"`{name}` {value} (before: {saved.get('options', {}).get(name)})"
+                    for name, value in key["options"].items() if saved.get("options", {}).get(name) != value]
+        if not force:
+            raise OptionError(f"{out_dir} holds a comparison made with another {', '.join(changed)}; give `force` "
+                              "to redo it there, or another `out`")
+        echo(f"{out_dir}: another {', '.join(changed)}: clearing the earlier comparison (`force`)")
+    if saved != key or force:
+        for name in ("data", "variants"):
+            shutil.rmtree(out_dir / name, ignore_errors=True)
+        for name in (*RESULT_FILES, KEY):
+            (out_dir / name).unlink(missing_ok=True)
+    write_text_atomically(path, json.dumps(key, indent=2))
+
+
 def prepare_split(corpus: Path, fmt: CorpusFormat, dev: Path | None, out_dir: Path, seed: int, quick: bool, echo):
-    """Write the train/dev files every variant uses (once; reused when continuing)."""
+    """Write the train/dev files every variant uses (once; reused when continuing). Nothing is written where the
+    corpus cannot give both."""
     data_dir = out_dir / "data"
     train_file, dev_file = data_dir / "train.tsv", data_dir / "dev.tsv"
     if train_file.exists() and dev_file.exists():
@@ -64,6 +113,9 @@ def prepare_split(corpus: Path, fmt: CorpusFormat, dev: Path | None, out_dir: Pa
         train_pairs, dev_pairs = splits["train"], splits["dev"]
     else:
         train_pairs, dev_pairs = pairs, read_corpus(dev, fmt).pairs
+    if len(dev_pairs) == 0 or len(train_pairs) < 2:
+        raise OptionError(f"{corpus}: its {len(pairs):,} pairs cannot give a dev split sharing no sentence with "
+                          "training; give a bigger corpus, or `dev` FILE")
     data_dir.mkdir(parents=True, exist_ok=True)
     write_pairs(dev_pairs, dev_file)
     write_pairs(train_pairs, train_file)
@@ -131,12 +183,13 @@ def evaluate_variant(variant: Variant, run, dev_set: ReferenceSet, test_set: Ref
 
 def compare(corpus: Path, out_dir: Path, base: RunConfig, decoders, cells, seeds, dev: Path | None = None,
             test: Path | None = None, beam_sizes=(1, 5), length_penalties=(0.0,), quick: bool = False,
-            echo=print, progress_bar: bool = True) -> pd.DataFrame:
+            echo=print, progress_bar: bool = True, force: bool = False) -> pd.DataFrame:
     if base.model.copy and set(decoders) != {"attention"}:
         raise OptionError(f"`copy` is an option of the attention decoder; with it, compare `decoders` attention only "
                           f"(given: {', '.join(decoders)})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(out_dir, comparison_key(corpus, dev, test, base, quick), force, echo)
     train_file, dev_file = prepare_split(corpus, base.data, dev, out_dir, base.training.seed, quick, echo)
     dev_set = ReferenceSet.from_pairs(read_corpus(dev_file).pairs)
     test_set = ReferenceSet.from_pairs(read_corpus(test, base.data).pairs) if test else None
