@@ -40,9 +40,9 @@ class CorpusSource:
     def name(self) -> str:
         return " + ".join(str(p) for p in self.paths)
 
-    def spelled(self) -> str:
-        """As it is given on the command line."""
-        return " ".join(map(str, self.paths)) + ("" if self.weight == 1 else f":{self.weight:g}")
+    def spelled(self, path_name=str) -> str:
+        """As it is given on the command line (each path written by `path_name`)."""
+        return " ".join(map(path_name, self.paths)) + ("" if self.weight == 1 else f":{self.weight:g}")
 
 
 def corpus_sources(arguments: list[str]) -> list[CorpusSource]:

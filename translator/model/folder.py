@@ -242,13 +242,19 @@ class RunDir:
 
         write_text_atomically(self / HISTORY, pd.DataFrame(rows).to_csv(index=False))
 
+    def relative(self, path: "str | Path | None") -> str | None:
+        """An existing file's path relative to this folder (records in the folder stay true when the folder moves
+        with its data); anything else as it is."""
+        if path is None or not Path(path).is_file():
+            return None if path is None else str(path)
+        return os.path.relpath(Path(path).resolve(), self.path.resolve())
+
     def save_run(self, corpora: list[dict], dev: Path | None) -> None:
         """What `train` was given beside its options (corpora: {"paths": [...], "weight": w}), so that `resume`
         needs only the folder. Each path is kept relative to the folder (which may move with its data) and as it
         is (the folder may move alone)."""
         def both(path):
-            absolute = Path(path).resolve()
-            return {"relative": os.path.relpath(absolute, self.path.resolve()), "absolute": str(absolute)}
+            return {"relative": self.relative(path), "absolute": str(Path(path).resolve())}
 
         record = {"corpora": [{"paths": [both(p) for p in c["paths"]], "weight": c["weight"]} for c in corpora],
                   "dev": None if dev is None else both(dev)}

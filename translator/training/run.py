@@ -70,7 +70,8 @@ def train(corpus: Path | list[CorpusSource], model_dir: Path, config: RunConfig,
         data = prepare_data(read_config, corpus_file, dev_file, tokenizers, echo, cache_folder)
         data.init_from = None if init_from is None else str(init_from)
         if corpus_file != sources[0].paths[0]:  # a mixture: summary.json names what it was made of
-            data.corpus, data.dev_file = " ".join(source.spelled() for source in sources), dev and str(dev)
+            data.corpus = " ".join(source.spelled(run_dir.relative) for source in sources)
+            data.dev_file = dev and str(dev)
         reporters = default_reporters(run_dir, echo, progress_bar) if reporters is None else reporters
         trainer = Trainer(config, data, run_dir, reporters, strategy)
         if resume:

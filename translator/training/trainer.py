@@ -236,7 +236,7 @@ class Trainer:
             "parameters": self.parameters,
             "target_tokens_per_s": p.tokens / max(p.seconds, 1e-9),
             "clipped_steps": p.clipped_steps, "clip_rate": p.clipped_steps / max(p.step, 1),
-            "corpus": self.data.corpus, "dev_file": self.data.dev_file,
+            "corpus": self.run_dir.relative(self.data.corpus), "dev_file": self.run_dir.relative(self.data.dev_file),
             "source_language": self.data.languages[0], "target_language": self.data.languages[1],
             **({"init_from": self.data.init_from} if self.data.init_from else {}),
         })
