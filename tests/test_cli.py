@@ -264,3 +264,33 @@ def test_translate_output_writes_the_file_whole_and_prints_no_translation(tmp_pa
     assert out.read_text(encoding="utf-8") == "Hello.\nIt's cold.\n" and str(out) in result.stderr
     refused = run_cli("translate", "Hola.", "--output", out, "--beam-size", "0")
     assert refused.returncode == 2 and out.read_text(encoding="utf-8") == "Hello.\nIt's cold.\n"
+
+
+def test_a_long_input_shows_progress_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    lines = tmp_path / "in.txt"
+    lines.write_text("Hola.\nAdiós.\n" * 100, encoding="utf-8")
+    command = [sys.executable, str(REPO / "cli.py"), "translate", "--input", str(lines), "--output",
+               str(tmp_path / "out.txt"), "--greedy"]
+    terminal, its_end = pty.openpty()
+    process = subprocess.Popen(command, cwd=REPO, stderr=its_end, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    os.close(its_end)
+    shown = b""
+    while chunk := _read(terminal):
+        shown += chunk
+    assert process.wait() == 0
+    assert b"/200" in shown and b"sentences/s" in shown  # a bar with the total, on the terminal
+    piped = run("translate", "--input", lines, "--output", tmp_path / "again.txt", "--greedy")
+    assert "sentences/s" not in piped.stderr  # not a terminal: no bar
+    assert (tmp_path / "out.txt").read_text() == (tmp_path / "again.txt").read_text()
+
+
+def _read(descriptor) -> bytes:
+    import os
+
+    try:
+        return os.read(descriptor, 4096)
+    except OSError:  # the other end closed
+        return b""

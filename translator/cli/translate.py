@@ -84,9 +84,26 @@ def translate(sentences, model_dir, input_file, output_file, skip_bad_lines, sea
     if (plot_attention or with_attention) and not translator.has_attention:
         raise OptionError(f"--plot-attention/--attention: this model's '{translator.config.model.decoder}' decoder has no "
                           "attention weights to draw; only models trained with --decoder attention have them")
-    with output_to(output_file) as out:
-        print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out)
+    with output_to(output_file) as out, progress_bar(input_file, output_file) as advance:
+        print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out,
+                           advance)
     done()
+
+
+@contextlib.contextmanager
+def progress_bar(input_file: str | None, output_file: Path | None):
+    """advance(sentences done) drawing a bar on the terminal's standard error, for an --input read while the
+    translations go to a file or a pipe (on a terminal they would share its lines); else a no-op."""
+    if input_file is None or not sys.stderr.isatty() or (output_file is None and sys.stdout.isatty()):
+        yield lambda count: None
+        return
+    from tqdm import tqdm
+
+    from translator.data.corpus import count_lines
+
+    total = None if input_file == "-" else count_lines(input_file)
+    with tqdm(total=total, unit=" sentences", file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+        yield bar.update
 
 
 @contextlib.contextmanager
@@ -102,9 +119,10 @@ def output_to(path: Path | None):
     click.echo(f"translations written to {path}", err=True)
 
 
-def print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out=None):
-    """Each sentence's translation (a JSON record with `as_json`) to `out` as its batch is done; the first
-    sentence's attention drawn to `plot_attention`."""
+def print_translations(translator, sentences, search, batch_size, as_json, with_attention, plot_attention, out=None,
+                       advance=lambda count: None):
+    """Each sentence's translation (a JSON record with `as_json`) to `out` as its batch is done (`advance` told
+    how many); the first sentence's attention drawn to `plot_attention`."""
     from translator.decoding.streams import batches, in_streams
     from translator.decoding.translation import translation_record
 
@@ -125,6 +143,7 @@ def print_translations(translator, sentences, search, batch_size, as_json, with_
             record = translation_record(source, result, alignment, with_attention) if as_json else None
             click.echo(json.dumps(record, ensure_ascii=False) if as_json else result.text, file=out)
         done += len(batch)
+        advance(len(batch))
     if plot_attention and first_alignment and first_alignment[1]:
         from translator.inspection.plots import plot_attention as draw
 
