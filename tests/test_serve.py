@@ -82,6 +82,26 @@ def test_libretranslate_auto_source_lines_alternatives_and_forms(client, toy_pai
     assert form.json() == {"translatedText": toy_pairs.target.iloc[0]}
 
 
+def test_libretranslate_clients_forms_multipart_query_strings_and_preflights(client, toy_pairs):
+    source, target = toy_pairs.source.iloc[0], toy_pairs.target.iloc[0]
+    form = client.post("/translate", data={"q": source, "source": "es", "target": "en", "alternatives": "2"}).json()
+    assert form["translatedText"] == target and len(form["alternatives"]) == 2
+    multipart = client.post("/translate", data={"q": source, "source": "es", "target": "en"}, files={"x": b""})
+    assert multipart.json() == {"translatedText": target}
+    query = client.post("/translate", params={"q": source, "source": "es", "target": "en"})  # deep-translator's way
+    assert query.json() == {"translatedText": target}
+    preflight = client.options("/translate", headers={"Origin": "http://elsewhere.example",
+                                                      "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] in ("*", "http://elsewhere.example")
+
+
+def test_detect_names_the_language_of_a_text(client):
+    spanish = client.post("/detect", json={"q": "¿Dónde está la estación de tren más cercana?"})
+    assert spanish.status_code == 200 and spanish.json()[0]["language"] == "es" and spanish.json()[0]["confidence"] > 50
+    assert client.post("/detect", data={"q": "Where is the nearest train station?"}).json()[0]["language"] == "en"
+    assert client.post("/detect", json={"q": " "}).status_code == 422
+
+
 def test_models_are_chosen_by_languages_or_name(client):
     assert client.post("/translate", json={"q": "Hola.", "source": "xx", "target": "yy"}).status_code == 200
     assert client.post("/v1/translate", json={"sentences": ["Hola."], "model": "model-2"}).json()["model"] == "model-2"
@@ -164,7 +184,8 @@ def test_bad_v1_requests_get_a_json_error(client, body, status, fragment):
 @pytest.mark.parametrize("body, status", [
     ({}, 422), ({"q": 5}, 422), ({"q": "Hola.", "format": "html"}, 422), ({"q": ["a"] * 9}, 413),
     ({"q": "Hola.", "source": "es", "target": 7}, 422), ({"q": "Hola.", "alternatives": "2"}, 422),
-    ({"q": ""}, 422), ({"q": " \n "}, 422),
+    ({"q": ""}, 422), ({"q": " \n "}, 422), ({"q": "Hola.", "alternatives": -1}, 422),
+    ({"q": "Hola.", "alternatives": 2000}, 422),
 ])
 def test_bad_libretranslate_requests_get_a_json_error(client, body, status):
     response = client.post("/translate", json=body)

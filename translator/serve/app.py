@@ -7,6 +7,8 @@ Routes:
   GET  /v1/model       one model's card (?model=NAME; the first by default); /v1/models: all of them
   GET  /languages      LibreTranslate's language list
   POST /translate      LibreTranslate's request and answer: {"q", "source", "target", "format"} -> {"translatedText"}
+                       (JSON, a form, a multipart form, or a query string with an empty body)
+  POST /detect         LibreTranslate's: {"q"} -> [{"language", "confidence"}], most likely first
   POST /v1/translate   {"sentences", "beam_size", "n_best", "length_penalty", "attention", "model"} -> per sentence
                        the translation, its score, the n best and (on request) the attention weights
 
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 
 from translator.config import SearchConfig
@@ -66,6 +70,11 @@ class ApiError(Exception):
 MISSING = object()
 
 
+class FormFields(dict):
+    """The fields of a form or a query string: every value is text, so `field` reads numbers and booleans
+    from it (`alternatives=3`)."""
+
+
 def field(body: dict, name: str, kind, default=MISSING):
     """body[name] checked against `kind` (str, int, float, bool, "strings" or "text or strings"); 422 if wrong."""
     if name not in body or body[name] is None:
@@ -73,6 +82,8 @@ def field(body: dict, name: str, kind, default=MISSING):
             raise ApiError(422, f"missing field '{name}'")
         return default
     value = body[name]
+    if isinstance(body, FormFields) and isinstance(value, str) and kind in (int, float, bool):
+        value = from_text(value, kind)
     ok = {
         str: isinstance(value, str),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -88,6 +99,17 @@ def field(body: dict, name: str, kind, default=MISSING):
     return float(value) if kind is float else value
 
 
+def from_text(value: str, kind):
+    """A form's text as an int, float or bool where it reads as one (else as it is, for `field` to refuse)."""
+    text = value.strip().lower()
+    if kind is bool:
+        return {"true": True, "1": True, "false": False, "0": False}.get(text, value)
+    try:
+        return kind(text)
+    except ValueError:
+        return value
+
+
 async def json_body(request: Request, max_bytes: int) -> dict:
     """The request's fields: a JSON object, or an URL-encoded form (LibreTranslate's own page posts forms).
     A body over `max_bytes` is refused (413) before it is all read."""
@@ -99,10 +121,15 @@ async def json_body(request: Request, max_bytes: int) -> dict:
         raw += chunk
         if len(raw) > max_bytes:
             raise too_large
-    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    content_type = request.headers.get("content-type", "")
+    if not raw.strip() and request.query_params:  # deep-translator sends its fields as a query string
+        return FormFields(request.query_params)
+    if content_type.startswith("multipart/form-data"):
+        return await multipart_fields(request, raw)
+    form = content_type.startswith("application/x-www-form-urlencoded")
     if form and not raw.lstrip().startswith((b"{", b"[")):  # curl -d sends JSON with the form type
         fields = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
+        return FormFields({key: values[0] if len(values) == 1 else values for key, values in fields.items()})
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
@@ -110,6 +137,21 @@ async def json_body(request: Request, max_bytes: int) -> dict:
     if not isinstance(body, dict):
         raise ApiError(422, "the request body must be a JSON object")
     return body
+
+
+async def multipart_fields(request: Request, raw: bytes) -> FormFields:
+    """The text fields of a multipart body already read (files are left out); 400 where it does not parse."""
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def body():
+        yield raw
+        yield b""
+
+    try:
+        form = await MultiPartParser(request.headers, body()).parse()
+    except MultiPartException as error:
+        raise ApiError(400, f"the multipart body does not parse ({error.message})") from None
+    return FormFields({key: value for key, value in form.items() if isinstance(value, str)})
 
 
 def check_limits(sentences: list[str], settings: ServeSettings) -> None:
@@ -220,4 +262,7 @@ def create_app(models: list[ServedModel], settings: ServeSettings = ServeSetting
 
     service = Service(models, settings, on_failure)
     routes = Routes(service, PAGE.read_text(encoding="utf-8"))
-    return Starlette(routes=routes.table(), lifespan=service.lifespan, exception_handlers=routes.error_handlers())
+    # any origin may call the API (LibreTranslate answers so too): a browser app elsewhere sends a preflight first
+    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
+    return Starlette(routes=routes.table(), lifespan=service.lifespan, exception_handlers=routes.error_handlers(),
+                     middleware=[cors])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -22,6 +24,7 @@ class Routes:
             Route("/", self.page), Route("/health", self.health), Route("/v1/model", self.model_card),
             Route("/v1/models", self.model_cards), Route("/languages", self.languages),
             Route("/translate", self.libretranslate, methods=["POST"]),
+            Route("/detect", self.detect, methods=["POST"]),
             Route("/v1/translate", self.translate, methods=["POST"]),
         ]
 
@@ -59,6 +62,8 @@ class Routes:
         if field(body, "format", str, "text") not in ("text", ""):
             raise ApiError(422, "field 'format': only \"text\" is supported")
         alternatives = field(body, "alternatives", int, 0)
+        if not 0 <= alternatives < self.settings.max_beam:
+            raise ApiError(422, f"field 'alternatives' must be from 0 to {self.settings.max_beam - 1}, got {alternatives}")
         source, target = field(body, "source", str, "auto"), field(body, "target", str, "")
         model = self.service.choose(field(body, "model", str, ""), source, target)
         texts = [q] if isinstance(q, str) else q
@@ -82,6 +87,16 @@ class Routes:
         if source == "auto":
             answer["detectedLanguage"] = {"language": model.spec.source, "confidence": 100.0}
         return JSONResponse(answer)
+
+    async def detect(self, request):
+        from translator.data.languages import identify
+
+        text = field(await json_body(request, self.max_bytes), "q", str)
+        if not text.strip():
+            raise ApiError(422, "field 'q' is empty: nothing to identify")
+        candidates = await asyncio.get_running_loop().run_in_executor(None, identify, text)
+        return JSONResponse([{"language": code, "confidence": round(100 * confidence, 1)}
+                             for code, confidence in candidates[:3]])
 
     async def translate(self, request):
         body = await json_body(request, self.max_bytes)
