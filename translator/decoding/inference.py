@@ -35,6 +35,7 @@ from translator.model.seq2seq import Seq2Seq
 from translator.decoding.search import beam_search, coverage_penalty, greedy_search, tile_beams
 from translator.data.text import END_ID, GLUE, PAD_ID, START_ID, Tokenizer
 from translator.entities.case import Truecaser
+from translator.entities.verbatim import Verbatim
 from translator.decoding.translation import (Translation, chosen_surrogates, empty_translation, over_nonempty, translate_lines,
                                     translations)
 from translator.decoding.whole_words import WholeWords
@@ -55,6 +56,7 @@ class Translator:
         self.name_surrogates = RunDir(model_dir).load_name_surrogates() if model_dir is not None else None
         self.number_surrogates = RunDir(model_dir).load_number_surrogates() if model_dir is not None else None
         self.truecaser = Truecaser.from_names(self.name_surrogates and self.name_surrogates.names)
+        self.verbatim = Verbatim(self.name_surrogates.surrogates if self.name_surrogates else ())
         # where source ids are target ids, a search can hold a copied name or number to its source spelling
         self.whole_words = WholeWords(target_tokenizer.vocab) if config.model.shared_vocabulary else None
         self._compiled = {}
@@ -236,10 +238,11 @@ class Translator:
         `name_surrogates` and the folder's names.json, rarely seen names are translated as well-known ones and put
         back (entities/names.py); with `number_surrogates` and numbers.json, so are numbers written with separators,
         put back as the target writes them (entities/numbers.py). A line in capitals or all in lower case is
-        translated as if written normally, and given back in its case (entities/case.py)."""
+        translated as if written normally, and given back in its case (entities/case.py); emoji, symbols and addresses
+        are kept as they are, in place (entities/verbatim.py)."""
         surrogates = chosen_surrogates(search, self.name_surrogates, self.number_surrogates)
         return translate_lines(sentences, lambda texts: translations(*self.compiled(search)(tf.constant(texts))),
-                               self.token_count, self.max_length, surrogates, self.truecaser)
+                               self.token_count, self.max_length, surrogates, self.truecaser, self.verbatim)
 
     def token_count(self, text: str) -> int:
         """Source tokens of one text (what the maximum length counts)."""

@@ -11,6 +11,7 @@ import numpy as np
 from translator.decoding.segments import Segmented, segment
 from translator.entities.case import NORMAL, Truecaser, case_pattern, in_pattern
 from translator.entities.names import restore
+from translator.entities.verbatim import Verbatim
 
 
 @dataclass
@@ -31,19 +32,23 @@ def translations(texts, scores, truncated) -> list[Translation]:
 
 
 def translate_lines(sentences: list[str], search_batch, token_count, max_length: int,
-                    surrogates: tuple = (), truecaser: Truecaser | None = None) -> list[Translation]:
+                    surrogates: tuple = (), truecaser: Truecaser | None = None,
+                    verbatim: Verbatim | None = None) -> list[Translation]:
     """Each line translated: search_batch(non-empty texts) -> [Translation]; a line is first cut into the pieces
     `segments` makes of it (token_count(text) -> source tokens), whose translations are joined back. With
     `surrogates` (NameSurrogates, NumberSurrogates: each with `mask`), each piece's rarely seen names and its numbers
     written with separators are translated as ones the model copies well, and put back. With a `truecaser`, a piece
     in capitals or all in lower case is translated truecased, and its translation given back in its case
-    (entities/case.py)."""
+    (entities/case.py). With `verbatim`, emoji, symbols, addresses, handles and hashtags are kept as they are, in
+    place (entities/verbatim.py)."""
     segmented = [segment(s, token_count, max_length) if s.strip() else None for s in sentences]
     pieces = [piece for line in segmented if line is not None for piece in line.pieces]
     if surrogates:
         search_batch = _with_surrogates(search_batch, surrogates)
     if truecaser is not None:
         search_batch = _in_true_case(search_batch, truecaser)
+    if verbatim is not None:
+        search_batch = _with_verbatim(search_batch, verbatim)
     results = iter(over_nonempty(pieces, search_batch, empty_translation))
     joined = []
     for line in segmented:
@@ -72,6 +77,24 @@ def _with_surrogates(search_batch, surrogates: tuple):
         masked_texts = [masked(text) for text in texts]
         results = search_batch([text for text, _ in masked_texts])
         return [_restored(result, replacements) for result, (_, replacements) in zip(results, masked_texts)]
+
+    return search_masked
+
+
+def _with_verbatim(search_batch, verbatim: Verbatim):
+    """search_batch over the texts without their verbatim spans, each translation with them put back; a text of
+    such spans alone is its own translation."""
+
+    def search_masked(texts: list[str]) -> list[Translation]:
+        masked = [verbatim.mask(text) for text in texts]
+        todo = [m.core for m in masked if m.core]
+        results = iter(search_batch(todo) if todo else [])
+        answers = []
+        for m in masked:
+            result = next(results) if m.core else Translation("", 0.0, [("", 0.0)])
+            answers.append(replace(result, text=m.put_back(result.text),
+                                   alternatives=[(m.put_back(t), score) for t, score in result.alternatives]))
+        return answers
 
     return search_masked
 

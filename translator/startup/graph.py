@@ -33,6 +33,7 @@ from pathlib import Path
 from translator import __version__
 from translator.config import SearchConfig
 from translator.entities.case import Truecaser
+from translator.entities.verbatim import Verbatim
 from translator.decoding.translation import Translation, chosen_surrogates, translate_lines, translations
 from translator.errors import ModelDirError
 from translator.files import atomic_path, cache_root
@@ -69,13 +70,14 @@ def stored_arrays(stored) -> dict:
 
 class GraphTranslator:
     """A saved graph's signatures behind the Translator's `translate`, for the one search setting it was traced
-    with (the best hypothesis only). `surrogates` (of names, numbers) and the `truecaser` serve every line (see
-    translate_lines)."""
+    with (the best hypothesis only). `surrogates` (of names, numbers), the `truecaser` and `verbatim` serve every
+    line (see translate_lines)."""
 
     def __init__(self, signatures: dict, max_length: int, search: SearchConfig, surrogates: tuple = (),
-                 truecaser: Truecaser | None = None):
+                 truecaser: Truecaser | None = None, verbatim: Verbatim | None = None):
         self._search, self._count = signatures["translate"], signatures["token_counts"]
-        self.max_length, self.search, self.surrogates, self.truecaser = max_length, search, surrogates, truecaser
+        self.max_length, self.search, self.surrogates = max_length, search, surrogates
+        self.truecaser, self.verbatim = truecaser, verbatim
 
     def translate(self, sentences: list[str], search: SearchConfig) -> list[Translation]:
         if search != self.search:
@@ -86,7 +88,7 @@ class GraphTranslator:
             return translations(out["translation"][:, None], out["score"][:, None], out["truncated"])
 
         return translate_lines(sentences, search_batch, self.token_count, self.max_length, self.surrogates,
-                               self.truecaser)
+                               self.truecaser, self.verbatim)
 
     def token_count(self, text: str) -> int:
         return int(self._count(sentences=[text])["tokens"][0])
@@ -138,7 +140,7 @@ def load_graph(folder: Path, run_dir: RunDir, key: str, search: SearchConfig, op
     names = run_dir.load_name_surrogates()
     surrogates = chosen_surrogates(search, names, run_dir.load_number_surrogates())
     return GraphTranslator(graph.signatures(), run_dir.load_config().training.max_length, search, surrogates,
-                           Truecaser.from_names(names and names.names))
+                           Truecaser.from_names(names and names.names), Verbatim(names.surrogates if names else ()))
 
 
 # --- writing ------------------------------------------------------------------------------------------------
