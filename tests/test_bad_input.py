@@ -152,7 +152,7 @@ TABLE = [
     row("train-init-from-missing", "train", TOY, "--model-dir", "{new}", "--init-from", "{in}/absent", names=("absent",)),
     row("train-no-corpus", "train", "--model-dir", "{new}", names=("CORPUS", "--resume")),
     row("train-weight-zero", "train", f"{TOY}:0", "--model-dir", "{new}", names=("'0'", "above 0")),
-    row("train-one-language-file", "train", "{in}/alone.es", "--model-dir", "{new}", names=("alone.es", "partner")),
+    row("train-one-language-file", "train", "{in}/alone.es", "--model-dir", "{new}", names=("alone.es", "line 1")),
     row("train-resume-changed-units", "train", TOY, "--reverse", "--model-dir", "{model}", "--resume", "--units", "512", names=("--units 512",)),
     *damaged(("train", TOY, "--reverse", "--model-dir", "{model}", "--resume"), files=CHECKPOINT_FILES, prefix="train-resume-"),
     row("train-resume-config-truncated", "train", TOY, "--reverse", "--model-dir", "{model}", "--resume", damage=("config.json", "truncated"), names=("config.json",)),

